@@ -1,0 +1,39 @@
+# The README's commands. Every target creates the venv first, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13: through pyenv when it is there (its shim needs PYENV_VERSION), else a plain python3.13 on PATH.
+PYTHON ?= $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1); \
+	{ [ -n "$$v" ] && PYENV_VERSION=$$v pyenv which python3.13 2>/dev/null; } || command -v python3.13)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test lint typecheck unit demo clean
+
+help:
+	@echo "make demo   - run the whole offer flow on the local dev stack"
+	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it, or set PYTHON=/path/to/python3.13)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
