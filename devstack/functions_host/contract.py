@@ -42,6 +42,7 @@ class FunctionNotFound:
 class BadRequest:
     """400: the ``aeg-event-type`` header is missing or has an unknown value."""
 
+    function_name: str
     event_type: str | None
 
 
@@ -106,7 +107,7 @@ def decide(
         return _notification(name, body)
     if kind == "unsubscribe":
         return Unsubscribe(name)
-    return BadRequest(event_type)
+    return BadRequest(name, event_type)
 
 
 def _parse(body: bytes) -> object:

@@ -112,7 +112,8 @@ class FunctionsHost:
                 if info.trigger_type == EVENT_GRID_TRIGGER
             }
             app = web.Application(client_max_size=_MAX_BODY_BYTES)
-            app.router.add_post(contract.WEBHOOK_PATH, self._handle_webhook)
+            # ASP.NET routing in the real host is case-insensitive: /runtime/webhooks/EventGrid works too.
+            app.router.add_post("/runtime/webhooks/{extension}", self._handle_webhook)
             app.router.add_get("/admin/host/status", self._handle_status)
             # A short grace period: stop() waits for in-flight requests at most this long.
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
@@ -190,12 +191,17 @@ class FunctionsHost:
         return web.json_response({"state": "Running"})
 
     async def _handle_webhook(self, request: web.Request) -> web.Response:
+        if request.match_info["extension"].lower() != "eventgrid":
+            return web.Response(status=404)
         query = {key.lower(): key for key in request.query}
         key = query.get("functionname")
         function_name = ",".join(request.query.getall(key)) if key is not None else None
         event_type = request.headers.get(contract.EVENT_TYPE_HEADER)
         body = b"" if event_type is None else await request.read()
         decision = contract.decide(function_name, self._served, event_type, body)
+        return await self._respond(decision)
+
+    async def _respond(self, decision: contract.Decision) -> web.Response:
         match decision:
             case contract.FunctionNotFound(name):
                 _log.info(
@@ -204,10 +210,10 @@ class FunctionsHost:
                     ", ".join(self._served),
                 )
                 return web.Response(status=404, text=contract.not_found_message(name))
-            case contract.BadRequest(header):
+            case contract.BadRequest(name, header):
                 _log.warning(
                     "400 for %s: %s header is %s",
-                    function_name,
+                    name,
                     contract.EVENT_TYPE_HEADER,
                     "missing" if header is None else f"unknown ({header!r})",
                 )

@@ -260,6 +260,16 @@ def test_the_webhook_url_matches_the_hosts_local_form() -> None:
     scenario(body)
 
 
+def test_the_webhook_path_is_matched_case_insensitively_like_the_hosts_routing() -> None:
+    async def body(client: Client) -> None:
+        url = f"{client.host.url}/runtime/webhooks/EventGrid?functionName=on_event"
+        headers = {"aeg-event-type": "Notification"}
+        async with client.session.post(url, json=[eg_event({})], headers=headers) as response:
+            assert response.status == 202
+
+    scenario(body)
+
+
 def test_the_host_status_endpoint_says_running() -> None:
     async def body(client: Client) -> None:
         async with client.session.get(f"{client.host.url}/admin/host/status") as response:
