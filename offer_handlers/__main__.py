@@ -1,0 +1,26 @@
+"""Command line: ``python -m offer_handlers explain --policy POLICY.json EVENT.json``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from offer_handlers import explain
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the sub-command; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m offer_handlers", description=__doc__)
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    explain.add_parser(subparsers)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.command(args, sys.stdout))
+    except explain.UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""One invocation end to end: parse, decide, carry out, and write exactly one decision-log line.
+
+``OfferHandler`` lives once per worker process. It reads settings, loads the policy (or plug-in) and
+builds the SDK client lazily, on the first event that needs each, and keeps them. The decision log
+(logger ``offer_handlers.decisions``) gets one INFO line of ``key=value`` pairs per invocation,
+whatever happens — including malformed events and failures, which are logged before re-raising.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
+from offer_handlers.errors import ConfigurationError, InvalidEventError, InvalidPolicyError
+from offer_handlers.events import Envelope, OfferIds, is_offer_issued, parse_offer, peek_ids
+from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers, carry_out
+from offer_handlers.policy import NO_POLICY, Policy, load_policy_file, load_policy_text
+from offer_handlers.settings import POLICY, POLICY_FILE, Settings, load_settings
+
+__all__ = ["DECISION_LOGGER", "OfferHandler", "ResponderFactory", "format_fields", "utc_now"]
+
+DECISION_LOGGER: Final = "offer_handlers.decisions"
+_decisions = logging.getLogger(DECISION_LOGGER)
+_log = logging.getLogger(__name__)
+
+# Enough of a bad payload to recover it from the logs, without letting one event flood them.
+_PAYLOAD_LOG_LIMIT: Final = 8192
+_VALUE_LOG_LIMIT: Final = 256
+
+type ResponderFactory = Callable[[Settings], OfferResponder]
+
+
+def utc_now() -> datetime:
+    """The current time, aware and in UTC."""
+    return datetime.now(UTC)
+
+
+def _default_responder_factory(settings: Settings) -> OfferResponder:
+    from offer_handlers.client import build_responder  # the SDK client only when a call is due
+
+    return build_responder(settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    settings: Settings
+    policy: Policy
+    decider: Decider
+
+
+class OfferHandler:
+    """Handles delivered events; one instance per worker process (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        app_root: Path,
+        settings_loader: Callable[[Path], Settings] = load_settings,
+        responder_factory: ResponderFactory = _default_responder_factory,
+        clock: Callable[[], datetime] = utc_now,
+        settled: SettledOffers | None = None,
+    ) -> None:
+        self._app_root = app_root
+        self._settings_loader = settings_loader
+        self._responder_factory = responder_factory
+        self._clock = clock
+        self.settled = settled if settled is not None else SettledOffers()
+        self._lock = threading.Lock()
+        self._config: _Config | None = None
+        self._responder: OfferResponder | None = None
+
+    # --- lazily built, then kept for the life of the process -------------------------------------
+
+    def config(self) -> _Config:
+        """Settings, policy and decider; loaded on first use (errors are raised, not cached)."""
+        config = self._config
+        if config is None:
+            with self._lock:
+                if self._config is None:
+                    self._config = _load_config(self._settings_loader(self._app_root))
+                config = self._config
+        return config
+
+    def responder(self) -> OfferResponder:
+        """The SDK-backed responder; built on the first accept or decline."""
+        responder = self._responder
+        if responder is None:
+            settings = self.config().settings
+            with self._lock:
+                if self._responder is None:
+                    self._responder = self._responder_factory(settings)
+                responder = self._responder
+        return responder
+
+    # --- one invocation ----------------------------------------------------------------------------
+
+    def handle(self, envelope: Envelope) -> Result:
+        """Handle one event; raises only when a redelivery can help (or configuration is wrong)."""
+        started = time.perf_counter()
+        now = self._clock()
+        line = _Line(envelope.schema, peek_ids(envelope))
+
+        if not is_offer_issued(envelope):
+            line.reason = "not-an-offer-event"
+            line.extra["event_type"] = envelope.event_type
+            return line.done(Result(Outcome.IGNORED), started)
+        try:
+            offer = parse_offer(envelope)
+        except InvalidEventError as err:
+            line.reason = "invalid-event"
+            line.extra["field"] = err.field
+            _log.error(
+                "rejected malformed event %s (field %s: %s); acknowledged without any call. payload=%s",
+                _ids_text(line.ids),
+                err.field,
+                err.message,
+                _capped_payload(envelope),
+            )
+            return line.done(Result(Outcome.INVALID), started)
+
+        decision: Decision | None = None
+        try:
+            config = self.config()
+            decision = config.decider(offer, config.policy, now=now)
+            line.set_decision(decision)
+            result = carry_out(
+                offer,
+                decision,
+                responder=self.responder,
+                settled=self.settled,
+                clock=self._clock,
+                auth_settings=config.settings.auth_settings,
+            )
+        except Exception as err:
+            line.extra["error"] = err.__class__.__name__
+            status = getattr(err, "status_code", None)
+            if isinstance(status, int):
+                line.extra["status"] = status
+            _log.error("offer %s failed: %s", _ids_text(line.ids), _cap(str(err), _PAYLOAD_LOG_LIMIT))
+            line.done(Result(Outcome.ERROR), started)
+            raise
+        if result.status_code is not None:
+            line.extra["status"] = result.status_code
+        return line.done(result, started)
+
+
+def _load_config(settings: Settings) -> _Config:
+    try:
+        if settings.policy_text is not None:
+            policy = load_policy_text(settings.policy_text)
+        elif settings.policy_file is not None:
+            policy = load_policy_file(settings.policy_file)
+        else:
+            policy = NO_POLICY
+    except InvalidPolicyError as err:
+        source = POLICY if settings.policy_text is not None else POLICY_FILE
+        raise ConfigurationError(f"{source}: {err}", setting=source) from err
+    decider: Decider = decide
+    if settings.decider is not None:
+        from offer_handlers.plugin import load_decider
+
+        decider = load_decider(settings.decider)
+    return _Config(settings=settings, policy=policy, decider=decider)
+
+
+# --- the decision log line ----------------------------------------------------------------------
+
+
+class _Line:
+    """Collects the fields of one decision-log line and writes it exactly once."""
+
+    __slots__ = ("decision", "extra", "ids", "reason", "retry_at", "schema")
+
+    def __init__(self, schema: str, ids: OfferIds) -> None:
+        self.schema = schema
+        self.ids = ids
+        self.decision = "none"
+        self.reason = "-"
+        self.retry_at: datetime | None = None
+        self.extra: dict[str, object] = {}
+
+    def set_decision(self, decision: Decision) -> None:
+        match decision:
+            case Accept(reason=reason):
+                self.decision, self.reason = "accept", reason
+            case Decline(reason=reason, retry_at=retry_at):
+                self.decision, self.reason, self.retry_at = "decline", reason, retry_at
+            case Leave(reason=reason):
+                self.decision, self.reason = "leave", reason
+
+    def done(self, result: Result, started: float) -> Result:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        fields: dict[str, object] = {
+            "decision": self.decision,
+            "reason": self.reason,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else "-",
+            "event_id": self.ids.event_id,
+            "offer_id": self.ids.offer_id,
+            "job_id": self.ids.job_id,
+            "worker_id": self.ids.worker_id,
+            "outcome": result.outcome.value,
+            "elapsed_ms": f"{elapsed_ms:.1f}",
+            "schema": self.schema,
+            **self.extra,
+        }
+        _decisions.info("%s", format_fields(fields))
+        return result
+
+
+def format_fields(fields: dict[str, object]) -> str:
+    """logfmt ``key=value`` pairs: values with spaces, quotes or '=' are JSON-quoted, missing ones '-'."""
+    return " ".join(f"{key}={_value(value)}" for key, value in fields.items())
+
+
+def _value(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    text = _cap(str(value), _VALUE_LOG_LIMIT)
+    if any(c.isspace() or c in '="\\' or not c.isprintable() for c in text):
+        return json.dumps(text)
+    return text
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}...(+{len(text) - limit} chars)"
+
+
+def _ids_text(ids: OfferIds) -> str:
+    return format_fields(
+        {"event_id": ids.event_id, "offer_id": ids.offer_id, "job_id": ids.job_id, "worker_id": ids.worker_id}
+    )
+
+
+def _capped_payload(envelope: Envelope) -> str:
+    body = {
+        "schema": envelope.schema,
+        "id": envelope.event_id,
+        "type": envelope.event_type,
+        "subject": envelope.subject,
+        "data": envelope.data,
+    }
+    try:
+        text = json.dumps(body, default=repr, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        text = "<payload could not be serialised>"
+    return _cap(text, _PAYLOAD_LOG_LIMIT)

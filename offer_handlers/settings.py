@@ -1,0 +1,136 @@
+"""App settings: the only module that reads ``os.environ``.
+
+``SETTING_NAMES`` lists every setting the function reads; the deploy template's tests use it as the
+source of truth. Values are read once, validated, and never logged (the connection string is kept
+out of ``repr``). Empty values count as unset, as the Azure portal stores cleared settings as "".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from offer_handlers.errors import ConfigurationError
+
+__all__ = [
+    "CONNECTION_STRING",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_REQUEST_TIMEOUT_SECONDS",
+    "ENDPOINT",
+    "SETTING_NAMES",
+    "Settings",
+    "load_settings",
+]
+
+CONNECTION_STRING: Final = "JOBROUTER_CONNECTION_STRING"
+ENDPOINT: Final = "JOBROUTER_ENDPOINT"
+CLIENT_ID: Final = "AZURE_CLIENT_ID"
+POLICY: Final = "OFFER_POLICY"
+POLICY_FILE: Final = "OFFER_POLICY_FILE"
+DECIDER: Final = "OFFER_DECIDER"
+REQUEST_TIMEOUT: Final = "JOBROUTER_REQUEST_TIMEOUT_SECONDS"
+MAX_RETRIES: Final = "JOBROUTER_MAX_RETRIES"
+
+SETTING_NAMES: Final[tuple[str, ...]] = (
+    CONNECTION_STRING,
+    ENDPOINT,
+    CLIENT_ID,
+    POLICY,
+    POLICY_FILE,
+    DECIDER,
+    REQUEST_TIMEOUT,
+    MAX_RETRIES,
+)
+
+# An offer lives for seconds: one attempt gets a few seconds, and a couple of quick retries at most.
+DEFAULT_REQUEST_TIMEOUT_SECONDS: Final = 5.0
+DEFAULT_MAX_RETRIES: Final = 2
+# Event Grid gives up on a delivery after 30 s, so no single attempt may take longer than this.
+_MAX_REQUEST_TIMEOUT_SECONDS: Final = 25.0
+_MAX_RETRIES_LIMIT: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated app settings. ``app_root`` is where relative paths (OFFER_POLICY_FILE) start."""
+
+    app_root: Path
+    connection_string: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    client_id: str | None = None
+    policy_text: str | None = field(default=None, repr=False)
+    policy_file: Path | None = None
+    decider: str | None = None
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    @property
+    def auth_settings(self) -> str:
+        """The settings to check when Job Router refuses the credentials (names only)."""
+        if self.connection_string is not None:
+            return CONNECTION_STRING
+        if self.endpoint is not None:
+            return (
+                f"{ENDPOINT} and {CLIENT_ID} (and the identity's role on the Communication Services resource)"
+            )
+        return f"{CONNECTION_STRING} or {ENDPOINT}"
+
+
+def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    policy_text, policy_path = get(POLICY), get(POLICY_FILE)
+    if policy_text is not None and policy_path is not None:
+        raise ConfigurationError(
+            f"set {POLICY} or {POLICY_FILE}, not both", setting=f"{POLICY}, {POLICY_FILE}"
+        )
+    policy_file = None
+    if policy_path is not None:
+        policy_file = Path(policy_path)
+        if not policy_file.is_absolute():
+            policy_file = app_root / policy_file
+
+    return Settings(
+        app_root=app_root,
+        connection_string=get(CONNECTION_STRING),
+        endpoint=get(ENDPOINT),
+        client_id=get(CLIENT_ID),
+        policy_text=policy_text,
+        policy_file=policy_file,
+        decider=get(DECIDER),
+        request_timeout=_number(get(REQUEST_TIMEOUT), REQUEST_TIMEOUT),
+        max_retries=_whole(get(MAX_RETRIES), MAX_RETRIES),
+    )
+
+
+def _number(raw: str | None, name: str) -> float:
+    if raw is None:
+        return DEFAULT_REQUEST_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= _MAX_REQUEST_TIMEOUT_SECONDS:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds above 0 and at most {_MAX_REQUEST_TIMEOUT_SECONDS:g}",
+            setting=name,
+        )
+    return value
+
+
+def _whole(raw: str | None, name: str) -> int:
+    if raw is None:
+        return DEFAULT_MAX_RETRIES
+    if not raw.isdigit() or int(raw) > _MAX_RETRIES_LIMIT:
+        raise ConfigurationError(
+            f"{name} must be a whole number from 0 to {_MAX_RETRIES_LIMIT}", setting=name
+        )
+    return int(raw)
