@@ -492,6 +492,7 @@ class EventPublisher:
         seed: int | None = None,
         max_concurrency: int = 64,
         validation_retry_interval: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -500,6 +501,7 @@ class EventPublisher:
         self._subscriptions = tuple(subscriptions)
         self._topic = topic
         self._rng = random.Random(seed)
+        self._clock = clock
         self._max_concurrency = max_concurrency
         self._validation_retry_interval = validation_retry_interval
         self._duplicate_fraction = 0.0
@@ -731,7 +733,7 @@ class EventPublisher:
                     self._dispatch(delivery)
 
     def _next_event_time(self) -> datetime:
-        now = datetime.now(UTC)
+        now = self._clock()
         if now <= self._last_event_time:
             now = self._last_event_time + timedelta(microseconds=1)
         self._last_event_time = now
@@ -788,7 +790,7 @@ class EventPublisher:
             delivery.attempts += 1
             delivery.last_status = result.status
             delivery.last_outcome = result.outcome
-            delivery.last_attempt_time = datetime.now(UTC)
+            delivery.last_attempt_time = self._clock()
             self._attempts += 1
             if result.succeeded:
                 self._successes += 1
@@ -861,7 +863,7 @@ class EventPublisher:
             )
             self._finish(delivery, DeliveryOutcome.DROPPED)
             return
-        now = datetime.now(UTC)
+        now = self._clock()
         line: dict[str, Any] = {
             **event.envelope(sub.schema),
             "deadLetterReason": reason,
@@ -923,7 +925,7 @@ class EventPublisher:
         assert self._session is not None
         sub = state.subscription
         code = secrets.token_hex(16).upper()
-        event = _validation_event(code, self._topic, sub.schema)
+        event = _validation_event(code, self._topic, sub.schema, self._clock())
         headers = {
             "Content-Type": _content_type(sub.schema),
             "aeg-event-type": "SubscriptionValidation",
@@ -974,9 +976,8 @@ class EventPublisher:
             await asyncio.sleep(self._validation_retry_interval)
 
 
-def _validation_event(code: str, topic: str, schema: Schema) -> dict[str, Any]:
+def _validation_event(code: str, topic: str, schema: Schema, now: datetime) -> dict[str, Any]:
     event_id = str(uuid.uuid4())
-    now = format_event_time(datetime.now(UTC))
     data = {"validationCode": code}
     if schema == "cloudevents":
         return {
@@ -985,7 +986,7 @@ def _validation_event(code: str, topic: str, schema: Schema) -> dict[str, Any]:
             "source": topic,
             "subject": "",
             "type": VALIDATION_EVENT_TYPE,
-            "time": now,
+            "time": format_event_time(now),
             "datacontenttype": "application/json",
             "data": data,
         }
@@ -995,7 +996,7 @@ def _validation_event(code: str, topic: str, schema: Schema) -> dict[str, Any]:
         "subject": "",
         "data": data,
         "eventType": VALIDATION_EVENT_TYPE,
-        "eventTime": now,
+        "eventTime": format_event_time(now),
         "metadataVersion": _METADATA_VERSION,
         "dataVersion": _VALIDATION_DATA_VERSION,
     }
