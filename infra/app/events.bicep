@@ -1,0 +1,116 @@
+// Deployed into the resource group of the existing Communication Services resource, where Event Grid keeps a
+// source's system topic. One system topic is allowed per source: when the resource already has one (look under
+// "Events" on the resource), pass its name and this module adopts it (and adds the dead-letter identity).
+//
+// The subscription delivers ONLY RouterWorkerOfferIssued to on_offer_issued through the AzureFunction endpoint
+// type (Event Grid calls the function through the platform; no webhook URL, no key in any URL), one event per
+// request (a failed batch is redelivered whole), for no longer than an offer can live, and dead-letters
+// what it could not deliver to a blob container, writing as a user-assigned identity (shared keys are off).
+
+@description('Name of the existing Communication Services resource (the event source).')
+param communicationServicesName string
+
+@description('Name of the Event Grid system topic for that resource (adopted if it exists).')
+param systemTopicName string
+
+@description('Tags for the system topic.')
+param tags object
+
+@description('Resource id of the user-assigned identity Event Grid writes dead letters as.')
+param eventGridIdentityId string
+
+@description('Create the event subscription. False on the first provision: the function must exist first.')
+param createEventSubscription bool
+
+@description('Name of the event subscription.')
+param eventSubscriptionName string
+
+@description('Resource id of the function app.')
+param functionAppId string
+
+@description('Name of the Event Grid-triggered function, as the Functions host indexes it.')
+param functionName string
+
+@description('Delivery schema: Event Grid schema or CloudEvents 1.0. The function handles both.')
+@allowed([
+  'EventGridSchema'
+  'CloudEventSchemaV1_0'
+])
+param eventDeliverySchema string
+
+@description('Minutes Event Grid keeps retrying an event. Keep it at or below the offer expiry of your distribution policies.')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int
+
+@description('Delivery attempts before an event is dead-lettered (whichever of this and the TTL comes first).')
+@minValue(1)
+@maxValue(30)
+param maxDeliveryAttempts int
+
+@description('Resource id of the storage account holding the dead-letter container.')
+param deadLetterStorageAccountId string
+
+@description('Blob container for undeliverable events.')
+param deadLetterContainerName string
+
+resource communicationServices 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
+  name: communicationServicesName
+}
+
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
+  name: systemTopicName
+  location: 'global'
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${eventGridIdentityId}': {}
+    }
+  }
+  properties: {
+    source: communicationServices.id
+    topicType: 'Microsoft.Communication.CommunicationServices'
+  }
+}
+
+resource offerIssuedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (createEventSubscription) {
+  parent: systemTopic
+  name: eventSubscriptionName
+  properties: {
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${functionAppId}/functions/${functionName}'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    eventDeliverySchema: eventDeliverySchema
+    filter: {
+      includedEventTypes: [
+        'Microsoft.Communication.RouterWorkerOfferIssued'
+      ]
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: eventGridIdentityId
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterStorageAccountId
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
+  }
+}
+
+output systemTopicName string = systemTopic.name
+output eventSubscriptionName string = createEventSubscription ? eventSubscriptionName : ''

@@ -1,0 +1,212 @@
+// The Flex Consumption function app (Linux, Python) that runs on_offer_issued, signed in everywhere as its
+// user-assigned identity: host storage, deployment package, Application Insights, Job Router or Key Vault.
+// Legacy settings that Flex ignores or rejects (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
+// WEBSITE_RUN_FROM_PACKAGE, linuxFxVersion, ...) are deliberately absent: functionAppConfig replaces them.
+
+@description('Azure region for the plan and the app.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('azd service name from azure.yaml; azd finds the app to deploy to by this tag.')
+param serviceName string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Function app name (globally unique host name).')
+param functionAppName string
+
+@description('Resource id of the function app\'s user-assigned identity.')
+param functionIdentityId string
+
+@description('Client id of the function app\'s user-assigned identity (AZURE_CLIENT_ID).')
+param functionIdentityClientId string
+
+@description('Storage account used for AzureWebJobsStorage and the deployment package.')
+param storageAccountName string
+
+@description('Blob endpoint of that storage account, with a trailing slash.')
+param blobEndpoint string
+
+@description('Blob container Flex Consumption deploys the package to.')
+param deploymentContainerName string
+
+@description('Application Insights connection string (local auth is off; ingestion needs the identity).')
+param applicationInsightsConnectionString string
+
+@description('Python version of the Flex Consumption runtime.')
+param pythonVersion string
+
+@description('Upper bound on instances Flex Consumption may scale out to.')
+param maximumInstanceCount int
+
+@description('Memory per instance in MB.')
+param instanceMemoryMB int
+
+@description('Job Router endpoint (https://<resource>.communication.azure.com), managed-identity mode. Empty in access-key mode.')
+param jobRouterEndpoint string
+
+@description('Key Vault secret URI of the Job Router connection string, access-key mode. Empty in managed-identity mode.')
+param jobRouterConnectionStringSecretUri string
+
+@description('OFFER_POLICY_FILE: path of a policy shipped in the package, relative to the app root. Empty: not set.')
+param offerPolicyFile string
+
+@description('OFFER_POLICY as base64 of the policy JSON (base64 survives azd parameter substitution). Empty: not set.')
+param offerPolicyBase64 string
+
+@description('OFFER_DECIDER: package.module:function of a custom decider shipped in the package. Empty: not set.')
+param offerDecider string
+
+var identityMode = empty(jobRouterConnectionStringSecretUri)
+
+// Settings every deployment sets. AZURE_CLIENT_ID makes DefaultAzureCredential pick the user-assigned identity.
+var baseSettings = [
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: functionIdentityClientId
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${functionIdentityClientId};Authorization=AAD'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: functionIdentityClientId
+  }
+]
+
+// Exactly one way to reach Job Router. The connection string is never in the template or the app's
+// configuration: the setting holds a Key Vault reference that the platform resolves with the identity.
+var jobRouterSettings = identityMode ? [
+  {
+    name: 'JOBROUTER_ENDPOINT'
+    value: jobRouterEndpoint
+  }
+] : [
+  {
+    name: 'JOBROUTER_CONNECTION_STRING'
+    value: '@Microsoft.KeyVault(SecretUri=${jobRouterConnectionStringSecretUri})'
+  }
+]
+
+// Optional settings: with neither policy setting the app accepts every offer (see docs/deploy.md).
+var policyFileSettings = empty(offerPolicyFile) ? [] : [
+  {
+    name: 'OFFER_POLICY_FILE'
+    value: offerPolicyFile
+  }
+]
+var policyInlineSettings = empty(offerPolicyBase64) ? [] : [
+  {
+    name: 'OFFER_POLICY'
+    value: base64ToString(offerPolicyBase64)
+  }
+]
+var deciderSettings = empty(offerDecider) ? [] : [
+  {
+    name: 'OFFER_DECIDER'
+    value: offerDecider
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Zone redundancy - Flex Consumption offers it only in some regions and the template must deploy anywhere Flex runs; Event Grid retries cover a zone outage within the event TTL.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Public network access stays on - Event Grid pushes to the AzureFunction endpoint from outside any VNet; this template has no VNet or private endpoint.
+  // checkov:skip=CKV_AZURE_17: Client certificates - Event Grid presents none to an AzureFunction endpoint, so requiring them would stop delivery; there are no other HTTP callers.
+  // checkov:skip=CKV_AZURE_212: Minimum instances for failover - that means paying for always-ready Flex instances; Event Grid retries within the event TTL instead.
+  // checkov:skip=CKV_AZURE_213: Health check - the app serves no HTTP routes to probe; Flex Consumption manages instance health itself.
+  name: functionAppName
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${functionIdentityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: functionIdentityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      http20Enabled: true
+      ftpsState: 'Disabled'
+      appSettings: concat(baseSettings, jobRouterSettings, policyFileSettings, policyInlineSettings, deciderSettings)
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: functionIdentityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// Deployments go through the Entra-authenticated OneDeploy API; basic (user/password) publishing stays off.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output functionAppName string = functionApp.name
+output functionAppId string = functionApp.id
+output defaultHostName string = functionApp.properties.defaultHostName
