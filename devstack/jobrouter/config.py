@@ -1,0 +1,83 @@
+"""Emulator settings: :class:`EmulatorConfig` and the well-known development access key.
+
+``DEV_ACCESS_KEY`` is public on purpose, like Azurite's account key: it is the default so that local runs
+and tests need no secret. It is valid base64 (the SDK base64-decodes the key before signing).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from devstack.jobrouter.eventgrid import Subscription
+
+__all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "EmulatorConfig"]
+
+#: The documented, well-known development key (base64 of an ASCII sentence). Never use it outside dev.
+DEV_ACCESS_KEY: Final = (
+    "ZGV2c3RhY2stam9icm91dGVyLWVtdWxhdG9yOiB3ZWxsLWtub3duIGRldmVsb3BtZW50IGtleSwgbmV2ZXIgc2VjcmV0"
+)
+
+#: Event ``topic``/``source``: the shape of an ACS resource id (all-zero subscription, made-up names).
+DEFAULT_TOPIC: Final = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/devstack"
+    "/providers/Microsoft.Communication/communicationServices/jobrouter-emulator"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Everything an :class:`~devstack.jobrouter.server.Emulator` needs.
+
+    - ``port=0`` picks a free port (read it back from ``Emulator.endpoint``);
+    - ``bearer_token`` additionally accepts ``Authorization: Bearer <token>`` (for Entra ID code paths);
+    - ``webhooks`` are Event Grid subscriptions; ``topic`` goes into every event envelope;
+    - ``state_file`` persists all state to SQLite so a restart resumes it (None = memory only);
+    - ``processing_delay`` is how long a new or updated job stays ``created``/``pendingClassification``
+      before it is classified and queued (the live service takes about a second);
+    - ``default_offer_expiry_seconds`` applies when a distribution policy has no ``offerExpiresAfterSeconds``;
+    - ``max_clock_skew_seconds`` bounds ``x-ms-date`` against the server clock (the service uses 15 minutes);
+    - ``default_page_size`` is the page size when a list request has no ``maxpagesize``;
+    - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    access_key: str = DEV_ACCESS_KEY
+    bearer_token: str | None = None
+    webhooks: tuple[Subscription, ...] = ()
+    state_file: Path | None = None
+    topic: str = DEFAULT_TOPIC
+    processing_delay: float = 0.0
+    default_offer_expiry_seconds: float = 31_536_000.0
+    max_clock_skew_seconds: float = 900.0
+    default_page_size: int = 20
+    duplicate_fraction: float = 0.0
+    reorder_window: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.processing_delay < 0:
+            raise ValueError(f"processing_delay must be >= 0, got {self.processing_delay}")
+        if self.default_offer_expiry_seconds <= 0:
+            raise ValueError("default_offer_expiry_seconds must be > 0")
+        if self.default_page_size < 1:
+            raise ValueError(f"default_page_size must be >= 1, got {self.default_page_size}")
+        if self.bearer_token is not None and not self.bearer_token.strip():
+            raise ValueError("bearer_token must not be empty")
+
+    def rng(self) -> random.Random:
+        """A random generator seeded from ``seed`` (weighted allocation, fault fractions)."""
+        return random.Random(self.seed)
+
+    def __repr__(self) -> str:
+        # never print the key or the token
+        return (
+            f"EmulatorConfig(host={self.host!r}, port={self.port}, access_key=<hidden>, "
+            f"bearer_token={'<set>' if self.bearer_token else None}, webhooks={len(self.webhooks)}, "
+            f"state_file={self.state_file!s})"
+        )
