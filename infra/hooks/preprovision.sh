@@ -2,7 +2,8 @@
 # azd preprovision hook: check the inputs Bicep cannot check, before anything is deployed.
 #   - ACS_RESOURCE_ID must be the id of a Communication Services resource.
 #   - JOBROUTER_AUTH, if set, must be managedIdentity or accessKey.
-#   - OFFER_POLICY_B64, if set, must be base64 of a JSON document.
+#   - OFFER_POLICY_B64, if set, must be base64 of a JSON document, and not be set with OFFER_POLICY_FILE
+#     (the app refuses both at once; failing here saves a deployment).
 #   - A Communication Services resource may have only ONE Event Grid system topic. If ACS_SYSTEM_TOPIC_NAME is
 #     unset and the Azure CLI can see an existing topic for the resource, adopt it instead of failing later.
 # Everything here is read-only except `azd env set ACS_SYSTEM_TOPIC_NAME`.
@@ -28,6 +29,10 @@ case "${JOBROUTER_AUTH:-managedIdentity}" in
   managedIdentity | accessKey) ;;
   *) fail "JOBROUTER_AUTH must be managedIdentity or accessKey, not '${JOBROUTER_AUTH}'" ;;
 esac
+
+if [ -n "${OFFER_POLICY_B64:-}" ] && [ -n "${OFFER_POLICY_FILE:-}" ]; then
+  fail "set OFFER_POLICY_B64 or OFFER_POLICY_FILE, not both (clear one with: azd env set OFFER_POLICY_FILE \"\")"
+fi
 
 if [ -n "${OFFER_POLICY_B64:-}" ]; then
   printf '%s' "$OFFER_POLICY_B64" | base64 -d >/dev/null 2>&1 \
