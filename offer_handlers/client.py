@@ -183,7 +183,7 @@ def _endpoint(raw: str, setting: str) -> str:
     try:
         parts = urlsplit(candidate)
         scheme = parts.scheme.lower()
-        netloc = parts.netloc
+        netloc = parts.netloc.lower()  # the SDK signs this host; HTTP stacks lower-case it on the wire
         _ = parts.port  # raises ValueError for a malformed port
     except ValueError:
         scheme, netloc = "", ""

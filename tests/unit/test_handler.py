@@ -1,0 +1,326 @@
+"""One invocation end to end (without the worker): exactly one decision-log line, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+from offer_handlers.errors import ConfigurationError, InvalidDeciderError, RetryableServiceError
+from offer_handlers.execute import OfferResponder, Outcome, Result
+from offer_handlers.handler import DECISION_LOGGER, OfferHandler, format_fields
+from offer_handlers.settings import Settings, load_settings
+from tests.fixtures import envelope, load_event, offered_at, single, with_data
+from tests.fixtures.fakes import FakeResponder, http_error
+
+EG = single(load_event("offer_issued.eventgrid"))
+CE = single(load_event("offer_issued.cloudevents"))
+NOW = offered_at(EG) + timedelta(seconds=1)
+ROOT = Path(__file__).resolve().parents[2]
+
+POLICY = {
+    "version": 1,
+    "rules": [
+        {"name": "vip-retry", "when": {"jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}]},
+         "then": {"action": "decline", "retryAfterSeconds": 60}},
+        {"name": "chat-leave", "when": {"channels": ["chat"]}, "then": {"action": "leave"}},
+        {"name": "never-w9", "when": {"workers": ["w9"]}, "then": {"action": "decline", "retry": "never"}},
+    ],
+    "default": {"action": "accept"},
+}
+
+
+def parse_line(text: str) -> dict[str, str]:
+    """Read a logfmt line back (values JSON-quoted when needed)."""
+    return dict(part.split("=", 1) for part in shlex.split(text))
+
+
+class Harness:
+    """An OfferHandler with a fake responder, a fixed clock and settings from a dict."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, responder: FakeResponder | None = None) -> None:
+        self.fake = responder or FakeResponder()
+        self.settings_loads = 0
+        self.responders_built = 0
+        self.env = dict(env if env is not None else {"OFFER_POLICY": json.dumps(POLICY)})
+
+        def load(root: Path) -> Settings:
+            self.settings_loads += 1
+            return load_settings(root, self.env)
+
+        def build(settings: Settings) -> OfferResponder:
+            self.responders_built += 1
+            return self.fake
+
+        self.handler = OfferHandler(app_root=ROOT, settings_loader=load, responder_factory=build, clock=lambda: NOW)
+
+    def handle(self, event: Mapping[str, Any]) -> Result:
+        return self.handler.handle(envelope(dict(event)))
+
+
+def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+    records = [r for r in caplog.records if r.name == DECISION_LOGGER]
+    assert all(r.levelno == logging.INFO for r in records)
+    return [parse_line(r.getMessage()) for r in records]
+
+
+def only_line(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    (line,) = decision_lines(caplog)
+    return line
+
+
+@pytest.fixture(autouse=True)
+def _info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+
+# --- one line per invocation, for every outcome -----------------------------------------------------
+
+
+def test_an_accepted_offer_logs_one_line_with_every_id_the_decision_and_the_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness({})
+
+    assert h.handle(EG) == Result(Outcome.ACCEPTED)
+
+    assert [c.method for c in h.fake.calls] == ["accept"]
+    assert DECISION_LOGGER == "offer_handlers.decisions"
+
+    line = only_line(caplog)
+    assert {k: v for k, v in line.items() if k != "elapsed_ms"} == {
+        "decision": "accept",
+        "reason": "no-policy",
+        "retry_at": "-",
+        "event_id": EG["id"],
+        "offer_id": EG["data"]["offerId"],
+        "job_id": EG["data"]["jobId"],
+        "worker_id": EG["data"]["workerId"],
+        "outcome": "accepted",
+        "schema": "eventgrid",
+    }
+    assert float(line["elapsed_ms"]) >= 0
+
+
+def test_a_decline_with_retry_logs_retry_at(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+
+    h.handle(EG)
+
+    line = only_line(caplog)
+    assert (line["decision"], line["reason"], line["outcome"]) == ("decline", "vip-retry", "declined")
+    assert datetime.fromisoformat(line["retry_at"]) == NOW + timedelta(seconds=60)
+    assert h.fake.calls[0].retry_at == NOW + timedelta(seconds=60)
+
+
+def test_a_decline_for_good_logs_no_retry_at(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(with_data(EG, workerId="w9", jobLabels={}))
+
+    line = only_line(caplog)
+    assert (line["decision"], line["reason"], line["retry_at"], line["outcome"]) == (
+        "decline",
+        "never-w9",
+        "-",
+        "declined",
+    )
+
+
+def test_a_leave_logs_left_and_never_builds_the_client(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+
+    h.handle(CE)
+
+    line = only_line(caplog)
+    assert (line["decision"], line["reason"], line["outcome"], line["schema"]) == (
+        "leave",
+        "chat-leave",
+        "left",
+        "cloudevents",
+    )
+    assert h.responders_built == 0
+
+
+def test_a_gone_offer_logs_gone_with_the_status(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({}, FakeResponder([http_error(ResourceExistsError, 409)]))
+
+    assert h.handle(EG) == Result(Outcome.GONE, 409)
+    line = only_line(caplog)
+    assert (line["outcome"], line["status"]) == ("gone", "409")
+
+
+def test_an_expired_offer_logs_expired_and_makes_no_call(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({})
+    h.handler = OfferHandler(
+        app_root=ROOT,
+        settings_loader=lambda root: load_settings(root, {}),
+        responder_factory=lambda s: h.fake,
+        clock=lambda: NOW + timedelta(hours=1),
+    )
+
+    h.handle(EG)
+
+    assert only_line(caplog)["outcome"] == "expired"
+    assert h.fake.calls == []
+
+
+def test_a_duplicate_delivery_logs_duplicate_and_makes_no_second_call(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({})
+
+    h.handle(EG)
+    h.handle(EG)
+
+    assert [line["outcome"] for line in decision_lines(caplog)] == ["accepted", "duplicate"]
+    assert len(h.fake.calls) == 1
+
+
+def test_another_event_type_is_acknowledged_with_one_line_and_no_call(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+
+    result = h.handle(single(load_event("offer_revoked.eventgrid")))
+
+    assert result == Result(Outcome.IGNORED)
+    line = only_line(caplog)
+    assert (line["decision"], line["outcome"], line["event_type"]) == (
+        "none",
+        "ignored",
+        "Microsoft.Communication.RouterWorkerOfferRevoked",
+    )
+    assert (h.settings_loads, h.responders_built, h.fake.calls) == (0, 0, [])
+
+
+def test_a_malformed_event_is_acknowledged_logged_with_its_field_and_payload(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness()
+    broken = with_data(EG, expiresOn="not a date")
+
+    result = h.handle(broken)
+
+    assert result == Result(Outcome.INVALID)
+    line = only_line(caplog)
+    assert (line["outcome"], line["field"], line["offer_id"], line["worker_id"]) == (
+        "invalid",
+        "data.expiresOn",
+        EG["data"]["offerId"],
+        EG["data"]["workerId"],
+    )
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    message = error.getMessage()
+    assert "data.expiresOn" in message
+    assert EG["id"] in message
+    assert '"expiresOn": "not a date"' in message  # the payload, recoverable from the log
+    assert h.fake.calls == []
+    assert h.responders_built == 0
+
+
+def test_the_logged_payload_of_a_huge_malformed_event_is_capped(caplog: pytest.LogCaptureFixture) -> None:
+    broken = with_data(EG, expiresOn=..., jobTags={f"k{n}": "v" * 100 for n in range(1000)})
+
+    Harness().handle(broken)
+
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert 8192 < len(error.getMessage()) < 9000
+    assert "chars)" in error.getMessage()
+
+
+def test_a_transient_failure_logs_error_then_raises(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({}, FakeResponder([http_error(HttpResponseError, 503)]))
+
+    with pytest.raises(RetryableServiceError):
+        h.handle(EG)
+
+    line = only_line(caplog)
+    assert (line["decision"], line["outcome"], line["error"], line["status"]) == (
+        "accept",
+        "error",
+        "RetryableServiceError",
+        "503",
+    )
+
+
+def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(caplog: pytest.LogCaptureFixture) -> None:
+    bad = {**POLICY, "rules": [{"name": "x", "when": {"queues": []}, "then": {"action": "accept"}}]}
+    h = Harness({"OFFER_POLICY": json.dumps(bad)})
+
+    with pytest.raises(ConfigurationError) as caught:
+        h.handle(EG)
+
+    assert "OFFER_POLICY" in str(caught.value)
+    assert "rule 'x'" in str(caught.value)
+    assert "when.queues" in str(caught.value)
+    line = only_line(caplog)
+    assert (line["decision"], line["outcome"], line["error"]) == ("none", "error", "ConfigurationError")
+
+
+def test_without_a_connection_string_or_endpoint_the_first_call_names_both_settings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = OfferHandler(app_root=ROOT, settings_loader=lambda root: load_settings(root, {}), clock=lambda: NOW)
+
+    with pytest.raises(ConfigurationError) as caught:
+        handler.handle(envelope(EG))
+
+    assert "JOBROUTER_CONNECTION_STRING" in str(caught.value)
+    assert "JOBROUTER_ENDPOINT" in str(caught.value)
+    assert only_line(caplog)["outcome"] == "error"
+
+
+def test_settings_policy_and_client_are_built_once_per_process() -> None:
+    h = Harness({})
+
+    for n in range(3):
+        h.handle(with_data(EG, offerId=f"o{n}"))
+
+    assert (h.settings_loads, h.responders_built, len(h.fake.calls)) == (1, 1, 3)
+
+
+def test_a_plug_in_decider_replaces_the_rules(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({"OFFER_DECIDER": "tests.fixtures.deciders:vip_decline_else_leave"})
+
+    h.handle(EG)
+    h.handle(CE)
+
+    assert [(line["reason"], line["outcome"]) for line in decision_lines(caplog)] == [
+        ("plugin-vip", "declined"),
+        ("plugin-leave", "left"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["returns_string", "raises"])
+def test_a_misbehaving_plug_in_fails_the_invocation_naming_offer_decider(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness({"OFFER_DECIDER": f"tests.fixtures.deciders:{name}"})
+
+    with pytest.raises(InvalidDeciderError, match="OFFER_DECIDER"):
+        h.handle(EG)
+
+    assert only_line(caplog)["outcome"] == "error"
+    assert h.fake.calls == []
+
+
+def test_values_that_would_break_the_line_are_quoted(caplog: pytest.LogCaptureFixture) -> None:
+    Harness({}).handle(with_data(EG, workerId='agent 17 "x"=y'))
+
+    assert only_line(caplog)["worker_id"] == 'agent 17 "x"=y'
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"a": "x", "b": None, "c": ""}, "a=x b=- c=-"),
+        ({"a": "two words"}, 'a="two words"'),
+        ({"a": "line\nbreak"}, 'a="line\\nbreak"'),
+        ({"a": "x" * 300}, 'a="' + "x" * 256 + '...(+44 chars)"'),
+    ],
+    ids=["plain-and-missing", "space", "newline", "capped"],
+)
+def test_format_fields_is_logfmt(fields: dict[str, object], text: str) -> None:
+    assert format_fields(fields) == text

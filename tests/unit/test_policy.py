@@ -1,0 +1,345 @@
+"""Policy loading: a valid document becomes frozen rules; every invalid one fails naming the rule and field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offer_handlers.errors import InvalidPolicyError
+from offer_handlers.policy import (
+    NO_POLICY,
+    AcceptAction,
+    DeclineAction,
+    LabelSelector,
+    LeaveAction,
+    MinTimeLeft,
+    OneOf,
+    Policy,
+    PriorityRange,
+    Rule,
+    TimeWindow,
+    load_policy_file,
+    load_policy_text,
+    parse_policy,
+)
+from tests.fixtures import EXAMPLES_DIR
+
+
+def doc(*rules: dict[str, Any], default: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"version": 1, "rules": list(rules), "default": default or {"action": "accept"}}
+
+
+def rule(when: dict[str, Any] | None = None, then: dict[str, Any] | None = None, name: str = "r1") -> dict[str, Any]:
+    result: dict[str, Any] = {"name": name, "then": then or {"action": "accept"}}
+    if when is not None:
+        result["when"] = when
+    return result
+
+
+def test_the_example_policy_loads_and_uses_every_condition_and_action() -> None:
+    policy = load_policy_file(EXAMPLES_DIR / "policy.json")
+
+    conditions = [c for r in policy.rules for c in r.conditions]
+    kinds = {type(c) for c in conditions}
+    assert kinds == {OneOf, PriorityRange, LabelSelector, TimeWindow, MinTimeLeft}
+    assert {c.attribute for c in conditions if isinstance(c, OneOf)} == {"queue_id", "channel_id", "worker_id"}
+    selectors = [c for c in conditions if isinstance(c, LabelSelector)]
+    assert {s.source for s in selectors} == {"jobLabels", "workerLabels", "jobTags"}
+    assert {s.operator for s in selectors} == {
+        "equal",
+        "notEqual",
+        "lessThan",
+        "lessThanOrEqual",
+        "greaterThan",
+        "greaterThanOrEqual",
+        "present",
+        "absent",
+    }
+    actions = [r.action for r in policy.rules]
+    assert AcceptAction() in actions
+    assert LeaveAction() in actions
+    assert DeclineAction(retry_after=None) in actions
+    assert DeclineAction(retry_after=timedelta(seconds=120)) in actions
+
+
+def test_a_full_rule_becomes_frozen_conditions_in_document_order() -> None:
+    policy = parse_policy(
+        doc(
+            rule(
+                {
+                    "queues": ["q1", "q2"],
+                    "channels": ["voice"],
+                    "workers": ["w1"],
+                    "priority": {"min": 1, "max": 5},
+                    "jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}],
+                    "workerLabels": [{"key": "level", "labelOperator": "greaterThan", "value": 2}],
+                    "jobTags": [{"key": "test", "labelOperator": "absent"}],
+                    "timeWindow": {"timeZone": "Europe/London", "days": ["mon", "fri"], "from": "09:00", "to": "17:30"},
+                    "minSecondsLeft": 3,
+                },
+                {"action": "decline", "retryAfterSeconds": 90},
+                name="everything",
+            ),
+            default={"action": "leave"},
+        )
+    )
+
+    (only,) = policy.rules
+    assert only.name == "everything"
+    assert only.action == DeclineAction(retry_after=timedelta(seconds=90))
+    assert only.conditions[:4] == (
+        OneOf("queue_id", frozenset({"q1", "q2"})),
+        OneOf("channel_id", frozenset({"voice"})),
+        OneOf("worker_id", frozenset({"w1"})),
+        PriorityRange(1, 5),
+    )
+    assert only.conditions[4:7] == (
+        LabelSelector("jobLabels", "vip", "equal", True),
+        LabelSelector("workerLabels", "level", "greaterThan", 2),
+        LabelSelector("jobTags", "test", "absent", None),
+    )
+    window = only.conditions[7]
+    assert isinstance(window, TimeWindow)
+    assert (window.zone.key, window.days, window.start, window.end) == (
+        "Europe/London",
+        frozenset({0, 4}),
+        time(9, 0),
+        time(17, 30),
+    )
+    assert only.conditions[8] == MinTimeLeft(3.0)
+    assert policy.default == LeaveAction()
+    with pytest.raises(AttributeError):
+        policy.default = AcceptAction()  # type: ignore[misc]
+
+
+def test_a_rule_without_when_always_matches_and_rules_may_be_omitted() -> None:
+    assert parse_policy(doc(rule())).rules == (Rule("r1", (), AcceptAction()),)
+    assert parse_policy({"version": 1, "default": {"action": "leave"}}) == Policy(rules=(), default=LeaveAction())
+
+
+def test_time_window_defaults_to_the_whole_day_and_accepts_24_00_as_end() -> None:
+    policy = parse_policy(doc(rule({"timeWindow": {"timeZone": "UTC", "to": "24:00"}})))
+
+    window = policy.rules[0].conditions[0]
+    assert isinstance(window, TimeWindow)
+    assert (window.days, window.start, window.end) == (frozenset(range(7)), time(0), None)
+
+
+def test_no_policy_accepts_by_default_with_its_own_reason() -> None:
+    assert NO_POLICY.rules == ()
+    assert NO_POLICY.default == AcceptAction()
+    assert NO_POLICY.default_reason == "no-policy"
+
+
+# --- every validation error names the rule and the field -------------------------------------------
+
+INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
+    # id, document, rule, field, part of the message
+    ("not-an-object", [1], None, None, "expected a JSON object"),
+    ("version-missing", {"default": {"action": "accept"}}, None, "version", "missing"),
+    ("version-2", {"version": 2, "default": {"action": "accept"}}, None, "version", "unsupported version 2"),
+    ("version-true", {"version": True, "default": {"action": "accept"}}, None, "version", "unsupported version"),
+    ("unknown-top-field", {**doc(), "rule": []}, None, "rule", "unknown field"),
+    ("rules-not-array", {**doc(), "rules": {}}, None, "rules", "expected an array"),
+    ("default-missing", {"version": 1}, None, "default", "missing"),
+    ("default-bad-action", doc(default={"action": "maybe"}), None, "default.action", "'maybe'"),
+    ("rule-not-object", doc("r"), "#1", None, "expected a JSON object"),
+    ("rule-name-missing", doc({"then": {"action": "accept"}}), "#1", "name", "needs a name"),
+    ("rule-name-spaces", doc(rule(name="my rule")), "my rule", "name", "letters, digits"),
+    ("rule-name-too-long", doc(rule(name="r" * 65)), "r" * 65, "name", "at most 64"),
+    ("rule-names-repeat", doc(rule(), rule()), "r1", None, "two rules have this name"),
+    ("rule-unknown-field", doc({**rule(), "if": {}}), "r1", "if", "unknown field"),
+    ("rule-then-missing", doc({"name": "r1"}), "r1", "then", "missing"),
+    ("rule-when-not-object", doc(rule(when=[])), "r1", "when", "expected a JSON object"),  # type: ignore[arg-type]
+    ("when-unknown-condition", doc(rule({"queue": ["q"]})), "r1", "when.queue", "unknown field"),
+    ("queues-empty", doc(rule({"queues": []})), "r1", "when.queues", "non-empty array"),
+    ("channels-number-item", doc(rule({"channels": [1]})), "r1", "when.channels", "non-empty strings"),
+    ("workers-string", doc(rule({"workers": "w1"})), "r1", "when.workers", "array"),
+    ("priority-empty", doc(rule({"priority": {}})), "r1", "when.priority", '"min", "max" or both'),
+    ("priority-min-float", doc(rule({"priority": {"min": 1.5}})), "r1", "when.priority.min", "integer"),
+    ("priority-min-above-max", doc(rule({"priority": {"min": 5, "max": 1}})), "r1", "when.priority.min", "greater"),
+    ("priority-unknown", doc(rule({"priority": {"low": 1}})), "r1", "when.priority.low", "unknown field"),
+    ("labels-not-array", doc(rule({"jobLabels": {"vip": True}})), "r1", "when.jobLabels", "non-empty array"),
+    (
+        "selector-unknown-operator",
+        doc(rule({"jobLabels": [{"key": "vip", "labelOperator": "eq", "value": True}]})),
+        "r1",
+        "when.jobLabels[0].labelOperator",
+        "unknown operator 'eq'",
+    ),
+    (
+        "selector-missing-key",
+        doc(rule({"workerLabels": [{"labelOperator": "present"}]})),
+        "r1",
+        "when.workerLabels[0].key",
+        "non-empty string",
+    ),
+    (
+        "selector-present-with-value",
+        doc(rule({"jobTags": [{"key": "t", "labelOperator": "present", "value": 1}]})),
+        "r1",
+        "when.jobTags[0].value",
+        "takes no value",
+    ),
+    (
+        "selector-ordering-on-string",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "lessThan", "value": "5"}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "compares numbers",
+    ),
+    (
+        "selector-equal-without-value",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "equal"}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "needs a string, number or boolean",
+    ),
+    (
+        "selector-equal-object-value",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "equal", "value": {}}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "needs a string, number or boolean",
+    ),
+    (
+        "selector-unknown-field",
+        doc(rule({"jobLabels": [{"key": "n", "operator": "equal", "value": 1}]})),
+        "r1",
+        "when.jobLabels[0].operator",
+        "unknown field",
+    ),
+    ("zone-unknown", doc(rule({"timeWindow": {"timeZone": "Mars/Olympus"}})), "r1", "when.timeWindow.timeZone", "Mars"),
+    ("zone-missing", doc(rule({"timeWindow": {"from": "09:00"}})), "r1", "when.timeWindow.timeZone", "IANA"),
+    (
+        "days-unknown",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "days": ["monday"]}})),
+        "r1",
+        "when.timeWindow.days",
+        "mon, tue",
+    ),
+    (
+        "from-bad-format",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "from": "9am"}})),
+        "r1",
+        "when.timeWindow.from",
+        '"HH:MM"',
+    ),
+    (
+        "from-24-00",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "from": "24:00"}})),
+        "r1",
+        "when.timeWindow.from",
+        '"HH:MM"',
+    ),
+    (
+        "to-25-00",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "to": "25:00"}})),
+        "r1",
+        "when.timeWindow.to",
+        "24:00",
+    ),
+    (
+        "window-empty",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "from": "09:00", "to": "09:00"}})),
+        "r1",
+        "when.timeWindow.to",
+        "empty",
+    ),
+    ("min-seconds-negative", doc(rule({"minSecondsLeft": -1})), "r1", "when.minSecondsLeft", "at least 0"),
+    ("min-seconds-string", doc(rule({"minSecondsLeft": "5"})), "r1", "when.minSecondsLeft", "expected a number"),
+    ("then-not-object", doc(rule(then="accept")), "r1", "then", "expected a JSON object"),  # type: ignore[arg-type]
+    ("then-unknown-action", doc(rule(then={"action": "ignore"})), "r1", "then.action", "'ignore'"),
+    (
+        "accept-with-extra",
+        doc(rule(then={"action": "accept", "retryAfterSeconds": 5})),
+        "r1",
+        "then.retryAfterSeconds",
+        "unknown field",
+    ),
+    ("decline-unspecified", doc(rule(then={"action": "decline"})), "r1", "then", "never offered to this worker"),
+    (
+        "decline-both",
+        doc(rule(then={"action": "decline", "retry": "never", "retryAfterSeconds": 5})),
+        "r1",
+        "then",
+        "either",
+    ),
+    ("decline-retry-true", doc(rule(then={"action": "decline", "retry": True})), "r1", "then.retry", '"never"'),
+    (
+        "decline-zero-seconds",
+        doc(rule(then={"action": "decline", "retryAfterSeconds": 0})),
+        "r1",
+        "then.retryAfterSeconds",
+        "between 1 and",
+    ),
+    (
+        "decline-too-late",
+        doc(rule(then={"action": "decline", "retryAfterSeconds": 90 * 24 * 3600 + 1})),
+        "r1",
+        "then.retryAfterSeconds",
+        "between 1 and",
+    ),
+    ("description-not-text", {**doc(), "description": 5}, None, "description", "expected a string"),
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "rule_name", "field", "message"),
+    [case[1:] for case in INVALID],
+    ids=[case[0] for case in INVALID],
+)
+def test_an_invalid_policy_names_the_rule_and_field(
+    document: Any, rule_name: str | None, field: str | None, message: str
+) -> None:
+    with pytest.raises(InvalidPolicyError) as caught:
+        parse_policy(copy.deepcopy(document))
+
+    error = caught.value
+    assert (error.rule, error.field) == (rule_name, field)
+    assert message in str(error)
+    if rule_name is not None:
+        assert f"rule {rule_name!r}" in str(error)
+    if field is not None:
+        assert f"field {field!r}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"version": 1, "version": 1, "default": {"action": "accept"}}', "appears twice"),
+        ('{"version": 1, "default": {"action": "accept"}, "rules": [{"name": "r", "when": {"minSecondsLeft": NaN}}]}',
+         "NaN is not a JSON number"),
+    ],
+    ids=["truncated", "duplicate-key", "nan"],
+)
+def test_policy_text_that_is_not_clean_json_is_rejected(text: str, message: str) -> None:
+    with pytest.raises(InvalidPolicyError, match=message):
+        load_policy_text(text)
+
+
+def test_the_duplicate_key_error_names_the_key() -> None:
+    with pytest.raises(InvalidPolicyError) as caught:
+        load_policy_text('{"version": 1, "default": {"action": "accept", "action": "leave"}}')
+
+    assert caught.value.field == "action"
+
+
+def test_an_unreadable_policy_file_is_an_invalid_policy(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+
+    with pytest.raises(InvalidPolicyError, match=r"cannot read .*nope\.json"):
+        load_policy_file(missing)
+
+
+def test_a_policy_file_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc(rule({"queues": ["q"]}, {"action": "leave"}))), encoding="utf-8")
+
+    assert load_policy_file(path).rules == (Rule("r1", (OneOf("queue_id", frozenset({"q"})),), LeaveAction()),)
