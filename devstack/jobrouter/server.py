@@ -90,10 +90,10 @@ class Emulator:
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
             )
-            runner = web.AppRunner(api.build_app(), access_log=None, handle_signals=False)
+            runner = web.AppRunner(api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
             await runner.setup()
             self._runner = runner
-            site = web.TCPSite(runner, self.config.host, self.config.port, shutdown_timeout=1.0)
+            site = web.TCPSite(runner, self.config.host, self.config.port)
             await site.start()
         except BaseException:
             await self._shutdown()

@@ -1,0 +1,159 @@
+"""Helpers for the emulator specs: SDK clients, bounded polling and small setup steps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
+from azure.communication.jobrouter.models import (
+    DistributionMode,
+    DistributionPolicy,
+    LongestIdleMode,
+    RouterChannel,
+    RouterJob,
+    RouterJobOffer,
+    RouterQueue,
+    RouterWorker,
+)
+from azure.core.credentials import AzureKeyCredential
+from azure.core.pipeline import PipelineResponse
+
+T = TypeVar("T")
+
+
+class HasEndpoint(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def access_key(self) -> str: ...
+
+
+def router_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> JobRouterClient:
+    """``JobRouterClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
+    kwargs.setdefault("retry_total", 0)
+    return JobRouterClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
+
+
+def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> JobRouterAdministrationClient:
+    """``JobRouterAdministrationClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
+    kwargs.setdefault("retry_total", 0)
+    return JobRouterAdministrationClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
+
+
+def wait_until(check: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.02, what: str = "") -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(interval)
+
+
+def setup_queue(
+    admin: JobRouterAdministrationClient,
+    *,
+    queue_id: str = "q",
+    policy_id: str = "dp",
+    mode: DistributionMode | None = None,
+    offer_expires_after_seconds: float = 60.0,
+    labels: dict[str, Any] | None = None,
+    exception_policy_id: str | None = None,
+) -> None:
+    """A distribution policy and a queue that uses it."""
+    admin.upsert_distribution_policy(
+        policy_id,
+        DistributionPolicy(
+            offer_expires_after_seconds=offer_expires_after_seconds,
+            mode=mode or LongestIdleMode(min_concurrent_offers=1, max_concurrent_offers=1),
+        ),
+    )
+    admin.upsert_queue(
+        queue_id,
+        RouterQueue(distribution_policy_id=policy_id, labels=labels, exception_policy_id=exception_policy_id),
+    )
+
+
+def add_worker(
+    client: JobRouterClient,
+    worker_id: str,
+    *,
+    queues: Sequence[str] = ("q",),
+    capacity: int = 1,
+    channels: Sequence[tuple[str, int] | tuple[str, int, int]] = (("voice", 1),),
+    labels: dict[str, Any] | None = None,
+    available: bool = True,
+) -> RouterWorker:
+    """A worker on ``queues`` with ``(channelId, cost[, maxNumberOfJobs])`` channels."""
+    return client.upsert_worker(
+        worker_id,
+        RouterWorker(
+            queues=list(queues),
+            capacity=capacity,
+            channels=[
+                RouterChannel(channel_id=c[0], capacity_cost_per_job=c[1], max_number_of_jobs=c[2] if len(c) > 2 else None)  # type: ignore[misc]
+                for c in channels
+            ],
+            labels=labels,
+            available_for_offers=available,
+        ),
+    )
+
+
+def add_job(client: JobRouterClient, job_id: str, *, queue_id: str = "q", channel_id: str = "voice", **kwargs: Any) -> RouterJob:
+    """A job sent straight to a queue."""
+    return client.upsert_job(job_id, RouterJob(channel_id=channel_id, queue_id=queue_id, **kwargs))
+
+
+def offers(client: JobRouterClient, worker_id: str) -> list[RouterJobOffer]:
+    """The worker's open offers."""
+    return list(client.get_worker(worker_id).offers or [])
+
+
+def wait_offer(client: JobRouterClient, worker_id: str, job_id: str | None = None, timeout: float = 5.0) -> RouterJobOffer:
+    """Wait for an open offer on the worker (for ``job_id`` if given)."""
+
+    def find() -> RouterJobOffer | None:
+        for offer in offers(client, worker_id):
+            if job_id is None or offer.job_id == job_id:
+                return offer
+        return None
+
+    return wait_until(find, timeout=timeout, what=f"an offer for {job_id or 'any job'} on {worker_id}")
+
+
+def wait_status(client: JobRouterClient, job_id: str, status: str, timeout: float = 5.0) -> RouterJob:
+    """Wait until the job has ``status``."""
+    return wait_until(
+        lambda: (job := client.get_job(job_id)).status == status and job,
+        timeout=timeout,
+        what=f"job {job_id} to be {status}",
+    )
+
+
+class Captured:
+    """A ``raw_response_hook`` that keeps the last HTTP response (status, headers, text)."""
+
+    def __init__(self) -> None:
+        self.responses: list[Any] = []
+
+    def __call__(self, response: PipelineResponse[Any, Any]) -> None:
+        self.responses.append(response.http_response)
+
+    @property
+    def last(self) -> Any:
+        return self.responses[-1]
+
+
+def event_types(emu: Any, *, subject_contains: str = "") -> list[str]:
+    """Short event types the emulator published so far (optionally only those whose subject contains a text)."""
+    return [
+        e.event_type.removeprefix("Microsoft.Communication.")
+        for e in emu.events
+        if subject_contains in e.subject
+    ]
