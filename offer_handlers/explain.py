@@ -69,11 +69,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
             decider = load_decider(args.decider)
         now = _parse_now(args.now)
-        envelopes = _read_events(args.event)
-        for index, envelope in enumerate(envelopes):
+        # Parse every event before printing anything, so bad input prints only the error.
+        events = [(e, parse_offer(e) if is_offer_issued(e) else None) for e in _read_events(args.event)]
+        for index, (envelope, offer) in enumerate(events):
             if index:
                 out.write("\n")
-            _explain(envelope, policy, decider, now, out, plugin=args.decider)
+            _explain(envelope, offer, policy, decider, now=now, out=out, plugin=args.decider)
     except InvalidPolicyError as err:
         raise UsageError(f"invalid policy {str(args.policy)!r}: {err}") from err
     except InvalidEventError as err:
@@ -107,22 +108,22 @@ def _read_events(path: Path) -> tuple[Envelope, ...]:
 
 def _explain(
     envelope: Envelope,
+    offer: Offer | None,
     policy: Policy,
     decider: Decider,
+    *,
     now: datetime | None,
     out: TextIO,
-    *,
     plugin: str | None,
 ) -> None:
     print(
         f"Event {envelope.event_id} ({_SCHEMA_NAMES[envelope.schema]}, type {envelope.event_type})", file=out
     )
-    if not is_offer_issued(envelope):
+    if offer is None:
         print(
             "  not a RouterWorkerOfferIssued event: the function acknowledges it and makes no call", file=out
         )
         return
-    offer = parse_offer(envelope)
     _print_offer(offer, out)
     if now is not None:
         at, why = now, "given with --now"

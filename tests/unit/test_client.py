@@ -93,7 +93,10 @@ def test_a_bad_connection_string_names_the_setting_but_never_its_value(value: st
 
 
 def test_connection_string_keys_are_case_insensitive_and_the_key_keeps_its_padding() -> None:
-    assert parse_connection_string(" Endpoint = http://h:1/ ; AccessKey=YWJjZA==") == ("http://h:1", "YWJjZA==")
+    assert parse_connection_string(" Endpoint = http://h:1/ ; AccessKey=YWJjZA==") == (
+        "http://h:1",
+        "YWJjZA==",
+    )
 
 
 def test_neither_setting_is_a_configuration_error_naming_both() -> None:
@@ -108,7 +111,9 @@ def test_the_connection_string_wins_when_both_are_set() -> None:
     fake = FakeJobRouter()
     settings = key_settings("http://127.0.0.1:8181", endpoint="https://other.communication.azure.com")
 
-    build_responder(settings, transport=fake.transport(), credential=FakeCredential()).accept("w", "o", timeout=5)
+    build_responder(settings, transport=fake.transport(), credential=FakeCredential()).accept(
+        "w", "o", timeout=5
+    )
 
     assert fake.requests[0].url.startswith("http://127.0.0.1:8181/")
     assert fake.requests[0].headers["Authorization"].startswith("HMAC-SHA256 ")
@@ -126,7 +131,9 @@ def test_the_endpoint_alone_sends_a_bearer_token_for_the_communication_scope(end
     fake, credential = FakeJobRouter(), FakeCredential()
     settings = Settings(app_root=ROOT, endpoint=endpoint)
 
-    build_responder(settings, transport=fake.transport(), credential=credential).accept("w1", "o1", timeout=10)
+    build_responder(settings, transport=fake.transport(), credential=credential).accept(
+        "w1", "o1", timeout=10
+    )
 
     (request,) = fake.requests
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"

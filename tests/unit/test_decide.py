@@ -39,8 +39,13 @@ def offer(**changes: Any) -> Offer:
 
 def when(**conditions: Any) -> Any:
     """The single condition that a one-rule policy with ``conditions`` compiles to."""
-    policy = parse_policy({"version": 1, "rules": [{"name": "r", "when": conditions, "then": {"action": "accept"}}],
-                           "default": {"action": "leave"}})
+    policy = parse_policy(
+        {
+            "version": 1,
+            "rules": [{"name": "r", "when": conditions, "then": {"action": "accept"}}],
+            "default": {"action": "leave"},
+        }
+    )
     (condition,) = policy.rules[0].conditions
     return condition
 
@@ -97,7 +102,12 @@ CONDITIONS: list[tuple[str, Any, Offer, datetime, bool]] = [
     ("min-left-after-time-passes", when(minSecondsLeft=2), offer(), NOW + timedelta(seconds=59), False),
 ]
 
-LONDON_OFFICE = {"timeZone": "Europe/London", "days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}
+LONDON_OFFICE = {
+    "timeZone": "Europe/London",
+    "days": ["mon", "tue", "wed", "thu", "fri"],
+    "from": "09:00",
+    "to": "17:00",
+}
 NY_NIGHT = {"timeZone": "America/New_York", "days": ["fri"], "from": "22:00", "to": "06:00"}
 WINDOWS: list[tuple[str, dict[str, Any], datetime, bool]] = [
     ("inside-office-hours", LONDON_OFFICE, NOW, True),
@@ -107,7 +117,12 @@ WINDOWS: list[tuple[str, dict[str, Any], datetime, bool]] = [
     ("saturday", LONDON_OFFICE, datetime(2024, 3, 9, 10, 0, tzinfo=UTC), False),
     # 1 July: London is on BST (UTC+1), so 08:30 UTC is 09:30 local.
     ("summer-time-shifts-the-window", LONDON_OFFICE, datetime(2024, 7, 1, 8, 30, tzinfo=UTC), True),
-    ("summer-time-closes-an-hour-earlier-in-utc", LONDON_OFFICE, datetime(2024, 7, 1, 16, 30, tzinfo=UTC), False),
+    (
+        "summer-time-closes-an-hour-earlier-in-utc",
+        LONDON_OFFICE,
+        datetime(2024, 7, 1, 16, 30, tzinfo=UTC),
+        False,
+    ),
     # Friday 8 March 2024 23:00 New York = Saturday 04:00 UTC.
     ("overnight-on-its-start-day", NY_NIGHT, datetime(2024, 3, 9, 4, 0, tzinfo=UTC), True),
     # Saturday 05:00 New York (10:00 UTC) still belongs to Friday night.
@@ -116,7 +131,12 @@ WINDOWS: list[tuple[str, dict[str, Any], datetime, bool]] = [
     ("overnight-ended", NY_NIGHT, datetime(2024, 3, 9, 12, 0, tzinfo=UTC), False),
     # Thursday 23:00 New York: Thursday is not a listed day.
     ("overnight-on-another-day", NY_NIGHT, datetime(2024, 3, 8, 4, 0, tzinfo=UTC), False),
-    ("until-midnight", {"timeZone": "UTC", "from": "20:00", "to": "24:00"}, datetime(2024, 3, 5, 23, 59, tzinfo=UTC), True),
+    (
+        "until-midnight",
+        {"timeZone": "UTC", "from": "20:00", "to": "24:00"},
+        datetime(2024, 3, 5, 23, 59, tzinfo=UTC),
+        True,
+    ),
 ]
 
 
@@ -140,7 +160,9 @@ def test_the_weekly_time_window_is_evaluated_in_its_time_zone(
     assert holds(when(timeWindow=window), offer(), now) is expected
 
 
-def policy_of(*rules: tuple[str, dict[str, Any], dict[str, Any]], default: dict[str, Any] | None = None) -> Any:
+def policy_of(
+    *rules: tuple[str, dict[str, Any], dict[str, Any]], default: dict[str, Any] | None = None
+) -> Any:
     return parse_policy(
         {
             "version": 1,
@@ -163,14 +185,20 @@ ACTIONS: list[tuple[str, dict[str, Any], Any]] = [
 
 
 @pytest.mark.parametrize(("then", "expected"), [c[1:] for c in ACTIONS], ids=[c[0] for c in ACTIONS])
-def test_each_action_becomes_its_decision_with_the_rule_name_as_reason(then: dict[str, Any], expected: Any) -> None:
+def test_each_action_becomes_its_decision_with_the_rule_name_as_reason(
+    then: dict[str, Any], expected: Any
+) -> None:
     assert decide(offer(), policy_of(("r", {}, then)), now=NOW) == expected
 
 
 def test_the_first_matching_rule_wins() -> None:
     policy = policy_of(
         ("not-this-queue", {"queues": ["other"]}, {"action": "leave"}),
-        ("vip", {"jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}]}, {"action": "accept"}),
+        (
+            "vip",
+            {"jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}]},
+            {"action": "accept"},
+        ),
         ("also-matches", {}, {"action": "decline", "retry": "never"}),
     )
 

@@ -112,7 +112,13 @@ def test_label_values_may_be_strings_numbers_or_booleans_and_null_means_unset() 
 def test_missing_or_null_optional_fields_give_empty_maps_and_nones() -> None:
     offer = parse_offer(envelope("offer_issued.minimal"))
 
-    assert (offer.queue_id, offer.channel_id, offer.channel_reference, offer.job_priority, offer.offered_at) == (
+    assert (
+        offer.queue_id,
+        offer.channel_id,
+        offer.channel_reference,
+        offer.job_priority,
+        offer.offered_at,
+    ) == (
         None,
         None,
         None,
@@ -171,7 +177,9 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "field"), [(c, f) for _, c, f in MALFORMED], ids=[i for i, _, _ in MALFORMED])
+@pytest.mark.parametrize(
+    ("changes", "field"), [(c, f) for _, c, f in MALFORMED], ids=[i for i, _, _ in MALFORMED]
+)
 def test_malformed_data_raises_invalid_event_naming_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidEventError) as caught:
         parse(with_data(EG, **changes))
@@ -248,7 +256,9 @@ def test_envelopes_from_json_tells_the_schemas_apart_by_specversion() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "field"), [([], "(body)"), ([EG, "x"], "[1]"), (None, "[0]")], ids=["empty", "string-item", "null"]
+    ("body", "field"),
+    [([], "(body)"), ([EG, "x"], "[1]"), (None, "[0]")],
+    ids=["empty", "string-item", "null"],
 )
 def test_envelopes_from_json_rejects_bodies_without_event_objects(body: object, field: str) -> None:
     with pytest.raises(InvalidEventError) as caught:

@@ -25,7 +25,9 @@ from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffer
 from tests.fixtures.fakes import Call, FakeResponder, http_error
 
 NOW = datetime(2024, 3, 5, 10, 15, 2, tzinfo=UTC)
-OFFER = Offer(event_id="e1", offer_id="o1", worker_id="w1", job_id="j1", expires_at=NOW + timedelta(seconds=20))
+OFFER = Offer(
+    event_id="e1", offer_id="o1", worker_id="w1", job_id="j1", expires_at=NOW + timedelta(seconds=20)
+)
 AUTH = "JOBROUTER_CONNECTION_STRING"
 
 
@@ -163,12 +165,18 @@ CONFIG: list[tuple[str, AzureError, str]] = [
     ("403", http_error(HttpResponseError, 403), "refused the credentials (HTTP 403)"),
     ("400", http_error(HttpResponseError, 400), "rejected the request (HTTP 400)"),
     ("412", http_error(HttpResponseError, 412), "rejected the request (HTTP 412)"),
-    ("no-token", ClientAuthenticationError("DefaultAzureCredential failed"), "could not get a Microsoft Entra ID token"),
+    (
+        "no-token",
+        ClientAuthenticationError("DefaultAzureCredential failed"),
+        "could not get a Microsoft Entra ID token",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("error", "message"), [c[1:] for c in CONFIG], ids=[c[0] for c in CONFIG])
-def test_401_403_and_other_4xx_are_configuration_errors_naming_the_setting(error: AzureError, message: str) -> None:
+def test_401_403_and_other_4xx_are_configuration_errors_naming_the_setting(
+    error: AzureError, message: str
+) -> None:
     fake = FakeResponder([error])
 
     with pytest.raises(ConfigurationError) as caught:

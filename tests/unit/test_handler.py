@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 POLICY = {
     "version": 1,
     "rules": [
-        {"name": "vip-retry", "when": {"jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}]},
-         "then": {"action": "decline", "retryAfterSeconds": 60}},
+        {
+            "name": "vip-retry",
+            "when": {"jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}]},
+            "then": {"action": "decline", "retryAfterSeconds": 60},
+        },
         {"name": "chat-leave", "when": {"channels": ["chat"]}, "then": {"action": "leave"}},
         {"name": "never-w9", "when": {"workers": ["w9"]}, "then": {"action": "decline", "retry": "never"}},
     ],
@@ -59,7 +62,9 @@ class Harness:
             self.responders_built += 1
             return self.fake
 
-        self.handler = OfferHandler(app_root=ROOT, settings_loader=load, responder_factory=build, clock=lambda: NOW)
+        self.handler = OfferHandler(
+            app_root=ROOT, settings_loader=load, responder_factory=build, clock=lambda: NOW
+        )
 
     def handle(self, event: Mapping[str, Any]) -> Result:
         return self.handler.handle(envelope(dict(event)))
@@ -170,7 +175,9 @@ def test_an_expired_offer_logs_expired_and_makes_no_call(caplog: pytest.LogCaptu
     assert h.fake.calls == []
 
 
-def test_a_duplicate_delivery_logs_duplicate_and_makes_no_second_call(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_duplicate_delivery_logs_duplicate_and_makes_no_second_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     h = Harness({})
 
     h.handle(EG)
@@ -180,7 +187,9 @@ def test_a_duplicate_delivery_logs_duplicate_and_makes_no_second_call(caplog: py
     assert len(h.fake.calls) == 1
 
 
-def test_another_event_type_is_acknowledged_with_one_line_and_no_call(caplog: pytest.LogCaptureFixture) -> None:
+def test_another_event_type_is_acknowledged_with_one_line_and_no_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     h = Harness()
 
     result = h.handle(single(load_event("offer_revoked.eventgrid")))
@@ -245,7 +254,9 @@ def test_a_transient_failure_logs_error_then_raises(caplog: pytest.LogCaptureFix
     )
 
 
-def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     bad = {**POLICY, "rules": [{"name": "x", "when": {"queues": []}, "then": {"action": "accept"}}]}
     h = Harness({"OFFER_POLICY": json.dumps(bad)})
 
@@ -262,7 +273,9 @@ def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(caplog: 
 def test_without_a_connection_string_or_endpoint_the_first_call_names_both_settings(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    handler = OfferHandler(app_root=ROOT, settings_loader=lambda root: load_settings(root, {}), clock=lambda: NOW)
+    handler = OfferHandler(
+        app_root=ROOT, settings_loader=lambda root: load_settings(root, {}), clock=lambda: NOW
+    )
 
     with pytest.raises(ConfigurationError) as caught:
         handler.handle(envelope(EG))

@@ -34,7 +34,9 @@ def doc(*rules: dict[str, Any], default: dict[str, Any] | None = None) -> dict[s
     return {"version": 1, "rules": list(rules), "default": default or {"action": "accept"}}
 
 
-def rule(when: dict[str, Any] | None = None, then: dict[str, Any] | None = None, name: str = "r1") -> dict[str, Any]:
+def rule(
+    when: dict[str, Any] | None = None, then: dict[str, Any] | None = None, name: str = "r1"
+) -> dict[str, Any]:
     result: dict[str, Any] = {"name": name, "then": then or {"action": "accept"}}
     if when is not None:
         result["when"] = when
@@ -47,7 +49,11 @@ def test_the_example_policy_loads_and_uses_every_condition_and_action() -> None:
     conditions = [c for r in policy.rules for c in r.conditions]
     kinds = {type(c) for c in conditions}
     assert kinds == {OneOf, PriorityRange, LabelSelector, TimeWindow, MinTimeLeft}
-    assert {c.attribute for c in conditions if isinstance(c, OneOf)} == {"queue_id", "channel_id", "worker_id"}
+    assert {c.attribute for c in conditions if isinstance(c, OneOf)} == {
+        "queue_id",
+        "channel_id",
+        "worker_id",
+    }
     selectors = [c for c in conditions if isinstance(c, LabelSelector)]
     assert {s.source for s in selectors} == {"jobLabels", "workerLabels", "jobTags"}
     assert {s.operator for s in selectors} == {
@@ -79,7 +85,12 @@ def test_a_full_rule_becomes_frozen_conditions_in_document_order() -> None:
                     "jobLabels": [{"key": "vip", "labelOperator": "equal", "value": True}],
                     "workerLabels": [{"key": "level", "labelOperator": "greaterThan", "value": 2}],
                     "jobTags": [{"key": "test", "labelOperator": "absent"}],
-                    "timeWindow": {"timeZone": "Europe/London", "days": ["mon", "fri"], "from": "09:00", "to": "17:30"},
+                    "timeWindow": {
+                        "timeZone": "Europe/London",
+                        "days": ["mon", "fri"],
+                        "from": "09:00",
+                        "to": "17:30",
+                    },
                     "minSecondsLeft": 3,
                 },
                 {"action": "decline", "retryAfterSeconds": 90},
@@ -119,7 +130,9 @@ def test_a_full_rule_becomes_frozen_conditions_in_document_order() -> None:
 
 def test_a_rule_without_when_always_matches_and_rules_may_be_omitted() -> None:
     assert parse_policy(doc(rule())).rules == (Rule("r1", (), AcceptAction()),)
-    assert parse_policy({"version": 1, "default": {"action": "leave"}}) == Policy(rules=(), default=LeaveAction())
+    assert parse_policy({"version": 1, "default": {"action": "leave"}}) == Policy(
+        rules=(), default=LeaveAction()
+    )
 
 
 def test_time_window_defaults_to_the_whole_day_and_accepts_24_00_as_end() -> None:
@@ -143,7 +156,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
     ("not-an-object", [1], None, None, "expected a JSON object"),
     ("version-missing", {"default": {"action": "accept"}}, None, "version", "missing"),
     ("version-2", {"version": 2, "default": {"action": "accept"}}, None, "version", "unsupported version 2"),
-    ("version-true", {"version": True, "default": {"action": "accept"}}, None, "version", "unsupported version"),
+    (
+        "version-true",
+        {"version": True, "default": {"action": "accept"}},
+        None,
+        "version",
+        "unsupported version",
+    ),
     ("unknown-top-field", {**doc(), "rule": []}, None, "rule", "unknown field"),
     ("rules-not-array", {**doc(), "rules": {}}, None, "rules", "expected an array"),
     ("default-missing", {"version": 1}, None, "default", "missing"),
@@ -162,7 +181,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
     ("workers-string", doc(rule({"workers": "w1"})), "r1", "when.workers", "array"),
     ("priority-empty", doc(rule({"priority": {}})), "r1", "when.priority", '"min", "max" or both'),
     ("priority-min-float", doc(rule({"priority": {"min": 1.5}})), "r1", "when.priority.min", "integer"),
-    ("priority-min-above-max", doc(rule({"priority": {"min": 5, "max": 1}})), "r1", "when.priority.min", "greater"),
+    (
+        "priority-min-above-max",
+        doc(rule({"priority": {"min": 5, "max": 1}})),
+        "r1",
+        "when.priority.min",
+        "greater",
+    ),
     ("priority-unknown", doc(rule({"priority": {"low": 1}})), "r1", "when.priority.low", "unknown field"),
     ("labels-not-array", doc(rule({"jobLabels": {"vip": True}})), "r1", "when.jobLabels", "non-empty array"),
     (
@@ -214,7 +239,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
         "when.jobLabels[0].operator",
         "unknown field",
     ),
-    ("zone-unknown", doc(rule({"timeWindow": {"timeZone": "Mars/Olympus"}})), "r1", "when.timeWindow.timeZone", "Mars"),
+    (
+        "zone-unknown",
+        doc(rule({"timeWindow": {"timeZone": "Mars/Olympus"}})),
+        "r1",
+        "when.timeWindow.timeZone",
+        "Mars",
+    ),
     ("zone-missing", doc(rule({"timeWindow": {"from": "09:00"}})), "r1", "when.timeWindow.timeZone", "IANA"),
     (
         "days-unknown",
@@ -252,7 +283,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
         "empty",
     ),
     ("min-seconds-negative", doc(rule({"minSecondsLeft": -1})), "r1", "when.minSecondsLeft", "at least 0"),
-    ("min-seconds-string", doc(rule({"minSecondsLeft": "5"})), "r1", "when.minSecondsLeft", "expected a number"),
+    (
+        "min-seconds-string",
+        doc(rule({"minSecondsLeft": "5"})),
+        "r1",
+        "when.minSecondsLeft",
+        "expected a number",
+    ),
     ("then-not-object", doc(rule(then="accept")), "r1", "then", "expected a JSON object"),  # type: ignore[arg-type]
     ("then-unknown-action", doc(rule(then={"action": "ignore"})), "r1", "then.action", "'ignore'"),
     (
@@ -262,7 +299,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
         "then.retryAfterSeconds",
         "unknown field",
     ),
-    ("decline-unspecified", doc(rule(then={"action": "decline"})), "r1", "then", "never offered to this worker"),
+    (
+        "decline-unspecified",
+        doc(rule(then={"action": "decline"})),
+        "r1",
+        "then",
+        "never offered to this worker",
+    ),
     (
         "decline-both",
         doc(rule(then={"action": "decline", "retry": "never", "retryAfterSeconds": 5})),
@@ -270,7 +313,13 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
         "then",
         "either",
     ),
-    ("decline-retry-true", doc(rule(then={"action": "decline", "retry": True})), "r1", "then.retry", '"never"'),
+    (
+        "decline-retry-true",
+        doc(rule(then={"action": "decline", "retry": True})),
+        "r1",
+        "then.retry",
+        '"never"',
+    ),
     (
         "decline-zero-seconds",
         doc(rule(then={"action": "decline", "retryAfterSeconds": 0})),
@@ -314,8 +363,10 @@ def test_an_invalid_policy_names_the_rule_and_field(
     [
         ("{", "not valid JSON"),
         ('{"version": 1, "version": 1, "default": {"action": "accept"}}', "appears twice"),
-        ('{"version": 1, "default": {"action": "accept"}, "rules": [{"name": "r", "when": {"minSecondsLeft": NaN}}]}',
-         "NaN is not a JSON number"),
+        (
+            '{"version": 1, "default": {"action": "accept"}, "rules": [{"name": "r", "when": {"minSecondsLeft": NaN}}]}',
+            "NaN is not a JSON number",
+        ),
     ],
     ids=["truncated", "duplicate-key", "nan"],
 )
@@ -342,4 +393,6 @@ def test_a_policy_file_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc(rule({"queues": ["q"]}, {"action": "leave"}))), encoding="utf-8")
 
-    assert load_policy_file(path).rules == (Rule("r1", (OneOf("queue_id", frozenset({"q"})),), LeaveAction()),)
+    assert load_policy_file(path).rules == (
+        Rule("r1", (OneOf("queue_id", frozenset({"q"})),), LeaveAction()),
+    )

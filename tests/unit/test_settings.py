@@ -1,0 +1,135 @@
+"""Settings: one module reads the environment; SETTING_NAMES lists every setting; values stay out of reprs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from offer_handlers.errors import ConfigurationError
+from offer_handlers.settings import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    SETTING_NAMES,
+    load_settings,
+)
+from tests.fixtures import REPO_ROOT
+
+ROOT = Path("/app")
+SECRET = "endpoint=https://acs.communication.azure.com/;accesskey=c2VjcmV0LWtleQ=="
+
+
+def test_setting_names_lists_every_setting_the_function_reads() -> None:
+    assert set(SETTING_NAMES) == {
+        "JOBROUTER_CONNECTION_STRING",
+        "JOBROUTER_ENDPOINT",
+        "AZURE_CLIENT_ID",
+        "OFFER_POLICY",
+        "OFFER_POLICY_FILE",
+        "OFFER_DECIDER",
+        "JOBROUTER_REQUEST_TIMEOUT_SECONDS",
+        "JOBROUTER_MAX_RETRIES",
+    }
+    assert len(SETTING_NAMES) == len(set(SETTING_NAMES))
+
+
+def test_the_sample_local_settings_name_every_setting() -> None:
+    import json
+
+    values = json.loads((REPO_ROOT / "local.settings.sample.json").read_text())["Values"]
+
+    assert set(SETTING_NAMES) <= set(values)
+    assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+
+
+def test_only_the_settings_module_reads_os_environ() -> None:
+    readers = []
+    for path in [REPO_ROOT / "function_app.py", *(REPO_ROOT / "offer_handlers").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                readers.append(path.name)
+    assert set(readers) == {"settings.py"}
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = load_settings(ROOT, {})
+
+    assert (settings.connection_string, settings.endpoint, settings.policy_text, settings.policy_file) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (settings.request_timeout, settings.max_retries) == (
+        DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        DEFAULT_MAX_RETRIES,
+    )
+
+
+def test_empty_values_count_as_unset() -> None:
+    settings = load_settings(
+        ROOT, {"JOBROUTER_CONNECTION_STRING": "  ", "OFFER_POLICY": "", "OFFER_POLICY_FILE": ""}
+    )
+
+    assert (settings.connection_string, settings.policy_text, settings.policy_file) == (None, None, None)
+
+
+def test_a_relative_policy_file_is_read_from_the_app_root_and_an_absolute_one_as_is() -> None:
+    assert (
+        load_settings(ROOT, {"OFFER_POLICY_FILE": "policies/p.json"}).policy_file == ROOT / "policies/p.json"
+    )
+    assert load_settings(ROOT, {"OFFER_POLICY_FILE": "/etc/p.json"}).policy_file == Path("/etc/p.json")
+
+
+def test_inline_and_file_policy_together_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="OFFER_POLICY or OFFER_POLICY_FILE, not both"):
+        load_settings(ROOT, {"OFFER_POLICY": "{}", "OFFER_POLICY_FILE": "p.json"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JOBROUTER_REQUEST_TIMEOUT_SECONDS", "0"),
+        ("JOBROUTER_REQUEST_TIMEOUT_SECONDS", "26"),
+        ("JOBROUTER_REQUEST_TIMEOUT_SECONDS", "fast"),
+        ("JOBROUTER_REQUEST_TIMEOUT_SECONDS", "nan"),
+        ("JOBROUTER_MAX_RETRIES", "-1"),
+        ("JOBROUTER_MAX_RETRIES", "6"),
+        ("JOBROUTER_MAX_RETRIES", "2.5"),
+    ],
+)
+def test_out_of_range_budgets_name_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(ROOT, {name: value})
+
+    assert caught.value.setting == name
+    assert name in str(caught.value)
+
+
+def test_budgets_are_read() -> None:
+    settings = load_settings(ROOT, {"JOBROUTER_REQUEST_TIMEOUT_SECONDS": "2.5", "JOBROUTER_MAX_RETRIES": "0"})
+
+    assert (settings.request_timeout, settings.max_retries) == (2.5, 0)
+
+
+def test_the_connection_string_never_appears_in_the_settings_repr() -> None:
+    settings = load_settings(ROOT, {"JOBROUTER_CONNECTION_STRING": SECRET})
+
+    assert settings.connection_string == SECRET
+    assert SECRET not in repr(settings)
+    assert "c2VjcmV0LWtleQ" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"JOBROUTER_CONNECTION_STRING": SECRET}, "JOBROUTER_CONNECTION_STRING"),
+        ({"JOBROUTER_ENDPOINT": "https://acs"}, "JOBROUTER_ENDPOINT and AZURE_CLIENT_ID"),
+        ({}, "JOBROUTER_CONNECTION_STRING or JOBROUTER_ENDPOINT"),
+    ],
+    ids=["key", "entra", "none"],
+)
+def test_auth_settings_names_what_to_check_on_a_401(env: dict[str, str], names: str) -> None:
+    assert load_settings(ROOT, env).auth_settings.startswith(names)
