@@ -82,8 +82,14 @@ def classify(
     policy: Mapping[str, Any],
     queues: Mapping[str, Mapping[str, Any]],
     rng: random.Random,
+    *,
+    requested_queue_id: str | None = None,
 ) -> Classification:
-    """Classify ``job`` with ``policy`` against the existing ``queues`` (id -> queue body)."""
+    """Classify ``job`` with ``policy`` against the existing ``queues`` (id -> queue body).
+
+    The queue: the first queue (by id) matching all queue selectors; without queue selectors, the
+    ``queueId`` the client itself set on the job (``requested_queue_id``); else the fallback queue.
+    """
     labels: Mapping[str, Any] = job.get("labels", {})
     queue_selectors: list[JsonObject] = []
     for attachment in policy.get("queueSelectorAttachments", []):
@@ -96,8 +102,8 @@ def classify(
         )
         if matching:
             queue_id = matching[0]
-    if queue_id is None and not queue_selectors and job.get("queueId") in queues:
-        queue_id = str(job["queueId"])
+    if queue_id is None and not queue_selectors and requested_queue_id in queues:
+        queue_id = requested_queue_id
     if queue_id is None:
         fallback = policy.get("fallbackQueueId")
         if fallback is not None and fallback in queues:

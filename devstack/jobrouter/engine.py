@@ -496,6 +496,8 @@ class Router:
                 "triggered": [],
                 "unassignments": 0,
             }
+            if body.get("queueId"):
+                record.internal["requestedQueueId"] = body["queueId"]
             self._emit(
                 events.job_received(
                     **self._job_base(record),
@@ -513,6 +515,8 @@ class Router:
             return record
 
         old = existing.body
+        if "queueId" in patch:
+            existing.internal["requestedQueueId"] = body.get("queueId")
         if "requestedWorkerSelectors" not in patch:
             body["requestedWorkerSelectors"] = old.get("requestedWorkerSelectors", [])
         old_queue = old.get("queueId")
@@ -617,7 +621,9 @@ class Router:
                 raise ClassificationFailure(
                     "ClassificationPolicyNotFound", f"Classification policy {policy_id!r} does not exist."
                 )
-            result = classify(body, policy.body, queues, self.rng)
+            result = classify(
+                body, policy.body, queues, self.rng, requested_queue_id=job.internal.get("requestedQueueId")
+            )
         except ClassificationFailure as failure:
             body["status"] = "classificationFailed"
             self._touch("jobs", job)
