@@ -1,4 +1,4 @@
-"""The client factory: key auth keeps http and signs with HMAC; Entra ID sends a bearer token; budgets hold."""
+"""The client factory: key auth keeps http and signs with HMAC; Entra ID sends a bearer token; budgets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The outcome contract: what each SDK answer means, exercised with a fake raising the real azure.core types."""
+"""The outcome contract: what each SDK answer means, with a fake raising the real azure.core types."""
 
 from __future__ import annotations
 

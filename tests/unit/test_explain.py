@@ -1,4 +1,4 @@
-"""The explain CLI: prints the offer, the rules tried, the decision and the rule that matched; exit 2 on bad input."""
+"""The explain CLI: the offer, the rules tried, the decision and the matched rule; exit 2 on bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Policy loading: a valid document becomes frozen rules; every invalid one fails naming the rule and field."""
+"""Policy loading: valid documents become frozen rules; invalid ones fail naming the rule and field."""
 
 from __future__ import annotations
 
@@ -364,7 +364,8 @@ def test_an_invalid_policy_names_the_rule_and_field(
         ("{", "not valid JSON"),
         ('{"version": 1, "version": 1, "default": {"action": "accept"}}', "appears twice"),
         (
-            '{"version": 1, "default": {"action": "accept"}, "rules": [{"name": "r", "when": {"minSecondsLeft": NaN}}]}',
+            '{"version": 1, "default": {"action": "accept"}, '
+            '"rules": [{"name": "r", "when": {"minSecondsLeft": NaN}}]}',
             "NaN is not a JSON number",
         ),
     ],
