@@ -35,5 +35,8 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+demo: $(STAMP)
+	$(PY) -m devstack $(ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
