@@ -1,0 +1,107 @@
+"""Exception policies through the real SDK: queueLength and waitTime triggers; cancel and (manual) reclassify."""
+
+from __future__ import annotations
+
+from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
+from azure.communication.jobrouter.models import (
+    CancelExceptionAction,
+    ClassificationPolicy,
+    ExceptionAction,
+    ExceptionPolicy,
+    ExceptionRule,
+    ExceptionTrigger,
+    ManualReclassifyExceptionAction,
+    QueueLengthExceptionTrigger,
+    ReclassifyExceptionAction,
+    RouterWorkerSelector,
+    StaticQueueSelectorAttachment,
+    RouterQueueSelector,
+    WaitTimeExceptionTrigger,
+)
+
+from devstack.jobrouter import EmulatorThread
+from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status, wait_until
+
+
+def policy(admin: JobRouterAdministrationClient, trigger: ExceptionTrigger, *actions: ExceptionAction) -> None:
+    """Exception policy ``ep`` with one rule ``rule`` on queue ``q`` (no workers: jobs wait)."""
+    admin.upsert_exception_policy("ep", ExceptionPolicy(exception_rules=[ExceptionRule(id="rule", trigger=trigger, actions=list(actions))]))
+    setup_queue(admin, exception_policy_id="ep")
+
+
+def test_queue_length_trigger_cancels_the_job_that_overflows(
+    emu: EmulatorThread, admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
+    policy(admin, QueueLengthExceptionTrigger(threshold=1), CancelExceptionAction(disposition_code="QueueFull", note="full"))
+    add_job(client, "first")
+    wait_status(client, "first", "queued")
+
+    add_job(client, "second")
+
+    second = wait_status(client, "second", "cancelled")
+    assert second.disposition_code == "QueueFull"
+    assert client.get_job("first").status == "queued"
+    assert event_types(emu, subject_contains="job/second")[-2:] == ["RouterJobExceptionTriggered", "RouterJobCancelled"]
+    triggered = next(e for e in emu.events if e.event_type.endswith("RouterJobExceptionTriggered"))
+    assert triggered.subject == "job/second/channel/voice/exceptionrule/rule"
+    assert (triggered.data["ruleKey"], triggered.data["exceptionRuleId"]) == ("rule", "rule")
+
+
+def test_wait_time_trigger_manually_reclassifies_to_another_queue(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
+    setup_queue(admin, queue_id="overflow", policy_id="dp2")
+    policy(
+        admin,
+        WaitTimeExceptionTrigger(threshold_seconds=1),
+        ManualReclassifyExceptionAction(
+            queue_id="overflow",
+            priority=7,
+            worker_selectors=[RouterWorkerSelector(key="senior", label_operator="equal", value=True)],
+        ),
+    )
+    add_job(client, "j")
+    first = wait_status(client, "j", "queued")
+
+    moved = wait_until(lambda: (j := client.get_job("j")).queue_id == "overflow" and j, timeout=5)
+
+    assert (moved.status, moved.priority) == ("queued", 7)
+    assert [(s.key, s.value) for s in moved.attached_worker_selectors] == [("senior", True)]
+    assert moved.enqueued_at > first.enqueued_at
+
+
+def test_wait_time_trigger_reclassifies_with_upserted_labels(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
+    setup_queue(admin, queue_id="escalated", policy_id="dp2", labels={"tier": "escalated"})
+    admin.upsert_classification_policy(
+        "escalate",
+        ClassificationPolicy(
+            queue_selector_attachments=[
+                StaticQueueSelectorAttachment(queue_selector=RouterQueueSelector(key="tier", label_operator="equal", value="escalated"))
+            ]
+        ),
+    )
+    policy(
+        admin,
+        WaitTimeExceptionTrigger(threshold_seconds=1),
+        ReclassifyExceptionAction(classification_policy_id="escalate", labels_to_upsert={"escalated": True}),
+    )
+    add_job(client, "j", labels={"lang": "en"})
+    wait_status(client, "j", "queued")
+
+    moved = wait_until(lambda: (j := client.get_job("j")).queue_id == "escalated" and j.status == "queued" and j, timeout=5)
+
+    assert moved.labels == {"lang": "en", "escalated": True}
+    assert moved.classification_policy_id == "escalate"
+
+
+def test_a_rule_fires_once_per_job(emu: EmulatorThread, admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+    policy(admin, WaitTimeExceptionTrigger(threshold_seconds=0.5), ManualReclassifyExceptionAction(priority=3))
+    add_job(client, "j")
+    wait_until(lambda: client.get_job("j").priority == 3, timeout=5)
+    wait_until(lambda: "RouterJobExceptionTriggered" in event_types(emu, subject_contains="job/j"))
+    import time
+
+    time.sleep(1.0)
+    assert event_types(emu, subject_contains="job/j").count("RouterJobExceptionTriggered") == 1
