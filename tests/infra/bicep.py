@@ -85,7 +85,9 @@ class Template:
         for symbol, decl in (self.raw.get("resources", {}) or {}).items():
             condition, body = _unwrap(decl["config"])
             found.append(
-                Resource(symbol, decl["type"], decl["api_version"], bool(decl.get("existing")), condition, body)
+                Resource(
+                    symbol, decl["type"], decl["api_version"], bool(decl.get("existing")), condition, body
+                )
             )
         return found
 
@@ -95,7 +97,9 @@ class Template:
         return matches[0]
 
     def resources_of_type(self, resource_type: str, *, existing: bool = False) -> list[Resource]:
-        return [r for r in self.resources() if r.type.lower() == resource_type.lower() and r.existing == existing]
+        return [
+            r for r in self.resources() if r.type.lower() == resource_type.lower() and r.existing == existing
+        ]
 
     def modules(self) -> list[Module]:
         found = []
@@ -136,7 +140,8 @@ class Template:
     def role_definition_guid(self, assignment: Resource) -> str:
         """The GUID in ``subscriptionResourceId('Microsoft.Authorization/roleDefinitions', <guid>)``."""
         args = function_call(assignment.properties["roleDefinitionId"], "subscription_resource_id")
-        assert args and args[0] == "Microsoft.Authorization/roleDefinitions", assignment.symbol
+        assert args, f"{assignment.symbol}: roleDefinitionId is not subscriptionResourceId(...)"
+        assert args[0] == "Microsoft.Authorization/roleDefinitions", assignment.symbol
         guid = self.resolve(args[1])
         if self.is_parameter(guid):
             guid = self.param_default(guid)
@@ -231,5 +236,6 @@ def app_settings(template: Template, site: Resource) -> list[AppSetting]:
 def _setting_list(value: Json) -> list[Mapping[str, Json]]:
     assert isinstance(value, list), f"app settings must be array literals of {{name, value}}, got {value!r}"
     for item in value:
-        assert isinstance(item, dict) and set(item) == {"name", "value"}, f"not a {{name, value}} pair: {item!r}"
+        assert isinstance(item, dict), f"not a {{name, value}} pair: {item!r}"
+        assert set(item) == {"name", "value"}, f"not a {{name, value}} pair: {item!r}"
     return value

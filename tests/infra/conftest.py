@@ -67,7 +67,11 @@ def dumped(infra_bin: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def templates(dumped: dict[str, Any]) -> dict[str, Template]:
     """The Bicep files that parsed, by path relative to the repository root."""
-    return {path: Template(path, entry["template"]) for path, entry in dumped["bicep"].items() if "template" in entry}
+    return {
+        path: Template(path, entry["template"])
+        for path, entry in dumped["bicep"].items()
+        if "template" in entry
+    }
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,9 @@ def test_checkov_parsed_every_bicep_file(checkov_report: dict[str, Any]) -> None
 def test_every_skip_has_a_written_reason_next_to_the_resource(checkov_report: dict[str, Any]) -> None:
     for check in _checks(checkov_report, "skipped_checks"):
         reason = check["check_result"].get("suppress_comment", "")
-        assert len(reason) >= 40, f"{check['check_id']} on {check['resource']} is skipped without a real reason"
+        assert len(reason) >= 40, (
+            f"{check['check_id']} on {check['resource']} is skipped without a real reason"
+        )
         assert reason != "No comment provided"
 
 

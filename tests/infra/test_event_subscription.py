@@ -1,4 +1,4 @@
-"""The Event Grid subscription delivers only offers, to the function, briefly, and keeps what it cannot deliver."""
+"""The Event Grid subscription: only offers, to the function, briefly, and keeps what it can't deliver."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def subscription(events: Template) -> Resource:
 def _main_param_behind(main: Template, module_path: str, module_param: str) -> str:
     """The main.bicep parameter a module parameter is passed straight from (fails if it is anything else)."""
     value = main.module_for(module_path).params[module_param]
-    assert main.is_parameter(value), f"{module_path}:{module_param} is not passed a main.bicep parameter: {value!r}"
+    assert main.is_parameter(value), (
+        f"{module_path}:{module_param} is not passed a main.bicep parameter: {value!r}"
+    )
     return str(value)
 
 
@@ -63,7 +65,10 @@ def test_destination_is_the_on_offer_issued_function_of_the_deployed_app(
 ) -> None:
     resource_id = subscription.properties["destination"]["properties"]["resourceId"]
     assert resource_id == "${functionAppId}/functions/${functionName}"
-    assert dotted(main.module_for("app/events.bicep").params["functionAppId"]) == "functionApp.outputs.functionAppId"
+    assert (
+        dotted(main.module_for("app/events.bicep").params["functionAppId"])
+        == "functionApp.outputs.functionAppId"
+    )
     function_name = main.module_for("app/events.bicep").params["functionName"]
     assert main.variable(function_name) == "on_offer_issued"
 
@@ -89,7 +94,9 @@ def test_retry_ttl_is_a_parameter_defaulting_to_a_few_minutes(subscription: Reso
     assert _parameters_json_default("EVENT_TTL_MINUTES") == str(default)
 
 
-def test_max_delivery_attempts_is_set_from_a_bounded_parameter(subscription: Resource, main: Template) -> None:
+def test_max_delivery_attempts_is_set_from_a_bounded_parameter(
+    subscription: Resource, main: Template
+) -> None:
     assert subscription.properties["retryPolicy"]["maxDeliveryAttempts"] == "maxDeliveryAttempts"
     param = _main_param_behind(main, "app/events.bicep", "maxDeliveryAttempts")
     default = main.param_default(param)
@@ -99,7 +106,9 @@ def test_max_delivery_attempts_is_set_from_a_bounded_parameter(subscription: Res
     assert _parameters_json_default("EVENT_MAX_DELIVERY_ATTEMPTS") == str(default)
 
 
-def test_schema_is_selectable_between_event_grid_and_cloud_events(subscription: Resource, main: Template) -> None:
+def test_schema_is_selectable_between_event_grid_and_cloud_events(
+    subscription: Resource, main: Template
+) -> None:
     assert subscription.properties["eventDeliverySchema"] == "eventDeliverySchema"
     param = _main_param_behind(main, "app/events.bicep", "eventDeliverySchema")
     assert set(main.decorator(param, "allowed")) == {"EventGridSchema", "CloudEventSchemaV1_0"}
@@ -133,7 +142,9 @@ def test_system_topic_carries_the_dead_letter_identity(events: Template) -> None
     }
 
 
-def test_dead_letter_identity_may_write_only_the_dead_letter_container(templates: dict[str, Template]) -> None:
+def test_dead_letter_identity_may_write_only_the_dead_letter_container(
+    templates: dict[str, Template],
+) -> None:
     storage = templates[STORAGE]
     grants = [
         r
@@ -155,7 +166,7 @@ def test_system_topic_is_the_communication_services_resources_topic(events: Temp
 
 
 def test_subscription_waits_for_the_function_to_exist(subscription: Resource, main: Template) -> None:
-    """Event Grid validates the AzureFunction endpoint at creation, so the first provision must not create it."""
+    """Event Grid validates an AzureFunction endpoint at creation: the first provision must not create it."""
     assert subscription.condition == "createEventSubscription"
     param = _main_param_behind(main, "app/events.bicep", "createEventSubscription")
     assert main.param_default(param) is False

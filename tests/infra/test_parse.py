@@ -23,7 +23,9 @@ def test_main_is_a_subscription_deployment(main: Template) -> None:
     assert main.target_scope == "subscription"
 
 
-def test_every_module_file_is_deployed_by_main_and_exists(templates: dict[str, Template], main: Template) -> None:
+def test_every_module_file_is_deployed_by_main_and_exists(
+    templates: dict[str, Template], main: Template
+) -> None:
     deployed = {f"infra/{m.path}" for m in main.modules()}
     modules_on_disk = {p for p in BICEP_FILES if p != MAIN}
     assert deployed == modules_on_disk
