@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
 from azure.communication.jobrouter.models import (
@@ -19,8 +19,6 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline import PipelineResponse
-
-T = TypeVar("T")
 
 
 class HasEndpoint(Protocol):
@@ -43,7 +41,9 @@ def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> 
     return JobRouterAdministrationClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
 
 
-def wait_until(check: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.02, what: str = "") -> T:
+def wait_until[T](
+    check: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.02, what: str = ""
+) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -96,7 +96,11 @@ def add_worker(
             queues=list(queues),
             capacity=capacity,
             channels=[
-                RouterChannel(channel_id=c[0], capacity_cost_per_job=c[1], max_number_of_jobs=c[2] if len(c) > 2 else None)  # type: ignore[misc]
+                RouterChannel(
+                    channel_id=c[0],
+                    capacity_cost_per_job=c[1],
+                    max_number_of_jobs=c[2] if len(c) > 2 else None,
+                )  # type: ignore[misc]
                 for c in channels
             ],
             labels=labels,
@@ -105,7 +109,9 @@ def add_worker(
     )
 
 
-def add_job(client: JobRouterClient, job_id: str, *, queue_id: str = "q", channel_id: str = "voice", **kwargs: Any) -> RouterJob:
+def add_job(
+    client: JobRouterClient, job_id: str, *, queue_id: str = "q", channel_id: str = "voice", **kwargs: Any
+) -> RouterJob:
     """A job sent straight to a queue."""
     return client.upsert_job(job_id, RouterJob(channel_id=channel_id, queue_id=queue_id, **kwargs))
 
@@ -115,7 +121,9 @@ def offers(client: JobRouterClient, worker_id: str) -> list[RouterJobOffer]:
     return list(client.get_worker(worker_id).offers or [])
 
 
-def wait_offer(client: JobRouterClient, worker_id: str, job_id: str | None = None, timeout: float = 5.0) -> RouterJobOffer:
+def wait_offer(
+    client: JobRouterClient, worker_id: str, job_id: str | None = None, timeout: float = 5.0
+) -> RouterJobOffer:
     """Wait for an open offer on the worker (for ``job_id`` if given)."""
 
     def find() -> RouterJobOffer | None:
@@ -151,7 +159,7 @@ class Captured:
 
 
 def event_types(emu: Any, *, subject_contains: str = "") -> list[str]:
-    """Short event types the emulator published so far (optionally only those whose subject contains a text)."""
+    """Short types of the events published so far (only those whose subject contains a text, if given)."""
     return [
         e.event_type.removeprefix("Microsoft.Communication.")
         for e in emu.events

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from azure.communication.jobrouter.aio import JobRouterAdministrationClient, JobRouterClient
@@ -22,17 +22,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import Emulator, EmulatorConfig
 
-T = TypeVar("T")
 
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
+async def eventually[T](check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
     async with asyncio.timeout(timeout):
         while not (result := await check()):
             await asyncio.sleep(0.02)
         return result
 
 
-def run(scenario: Callable[[Emulator, JobRouterAdministrationClient, JobRouterClient], Awaitable[None]]) -> None:
+def run(
+    scenario: Callable[[Emulator, JobRouterAdministrationClient, JobRouterClient], Awaitable[None]],
+) -> None:
     async def main() -> None:
         async with Emulator(EmulatorConfig()) as emu:
             credential = AzureKeyCredential(emu.access_key)
@@ -45,10 +45,15 @@ def run(scenario: Callable[[Emulator, JobRouterAdministrationClient, JobRouterCl
     asyncio.run(main())
 
 
-async def setup(admin: JobRouterAdministrationClient, client: JobRouterClient, workers: list[str], max_offers: int = 1) -> None:
+async def setup(
+    admin: JobRouterAdministrationClient, client: JobRouterClient, workers: list[str], max_offers: int = 1
+) -> None:
     await admin.upsert_distribution_policy(
         "dp",
-        DistributionPolicy(offer_expires_after_seconds=60, mode=RoundRobinMode(min_concurrent_offers=1, max_concurrent_offers=max_offers)),
+        DistributionPolicy(
+            offer_expires_after_seconds=60,
+            mode=RoundRobinMode(min_concurrent_offers=1, max_concurrent_offers=max_offers),
+        ),
     )
     await admin.upsert_queue("q", RouterQueue(distribution_policy_id="dp"))
     for worker_id in workers:

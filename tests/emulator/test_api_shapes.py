@@ -1,4 +1,4 @@
-"""Wire shapes, status codes and headers as the live-service recordings show them, seen through the real SDK."""
+"""Wire shapes, status codes and headers as the live-service recordings show them, via the real SDK."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
 from azure.communication.jobrouter.models import (
     BestWorkerMode,
+    CancelExceptionAction,
     ClassificationPolicy,
     DistributionPolicy,
     ExceptionPolicy,
     ExceptionRule,
     ExpressionRouterRule,
     FunctionRouterRule,
-    QueueLengthExceptionTrigger,
-    CancelExceptionAction,
     ManualReclassifyExceptionAction,
+    QueueLengthExceptionTrigger,
     ReclassifyExceptionAction,
     RouterQueue,
     StaticRouterRule,
@@ -44,7 +44,11 @@ def test_distribution_policy_defaults_and_number_echo(admin: JobRouterAdministra
     cap = Captured()
     admin.upsert_distribution_policy(
         "dp",
-        DistributionPolicy(name="test", offer_expires_after_seconds=10.0, mode=BestWorkerMode(min_concurrent_offers=1, max_concurrent_offers=1)),
+        DistributionPolicy(
+            name="test",
+            offer_expires_after_seconds=10.0,
+            mode=BestWorkerMode(min_concurrent_offers=1, max_concurrent_offers=1),
+        ),
         raw_response_hook=cap,
     )
     got = body(cap)
@@ -71,7 +75,9 @@ def test_distribution_policy_defaults_and_number_echo(admin: JobRouterAdministra
 
 def test_changing_the_mode_kind_drops_the_old_modes_fields(admin: JobRouterAdministrationClient) -> None:
     admin.upsert_distribution_policy("dp", {"mode": {"kind": "bestWorker"}})
-    policy = admin.upsert_distribution_policy("dp", {"mode": {"kind": "longestIdle", "maxConcurrentOffers": 2}})
+    policy = admin.upsert_distribution_policy(
+        "dp", {"mode": {"kind": "longestIdle", "maxConcurrentOffers": 2}}
+    )
     assert policy.as_dict()["mode"] == {
         "kind": "longestIdle",
         "minConcurrentOffers": 1,
@@ -80,15 +86,21 @@ def test_changing_the_mode_kind_drops_the_old_modes_fields(admin: JobRouterAdmin
     }
 
 
-def test_queue_gets_the_id_label_appended_then_first_after_an_update(admin: JobRouterAdministrationClient) -> None:
+def test_queue_gets_the_id_label_appended_then_first_after_an_update(
+    admin: JobRouterAdministrationClient,
+) -> None:
     setup_queue(admin, queue_id="q0")
-    created = admin.upsert_queue("q", RouterQueue(distribution_policy_id="dp", labels={"key1": "A", "key2": 10}))
+    created = admin.upsert_queue(
+        "q", RouterQueue(distribution_policy_id="dp", labels={"key1": "A", "key2": 10})
+    )
     updated = admin.upsert_queue("q", {"labels": {"key1": "A", "key2": 10, "key3": True}})
     assert list(created.labels.items()) == [("key1", "A"), ("key2", 10), ("Id", "q")]
     assert list(updated.labels.items()) == [("Id", "q"), ("key1", "A"), ("key2", 10), ("key3", True)]
 
 
-def test_a_null_label_in_a_merge_patch_removes_it(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_a_null_label_in_a_merge_patch_removes_it(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w", labels={"lang": "en", "skill": "billing"})
     worker = client.upsert_worker("w", {"labels": {"skill": None}})
@@ -97,12 +109,19 @@ def test_a_null_label_in_a_merge_patch_removes_it(admin: JobRouterAdministration
     assert worker.capacity == 1  # fields not in the patch are kept
 
 
-def test_worker_and_job_server_filled_fields(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_worker_and_job_server_filled_fields(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     cap = Captured()
     client.upsert_worker(
         "w",
-        {"queues": ["q"], "capacity": 1, "channels": [{"channelId": "voice", "capacityCostPerJob": 1}], "availableForOffers": False},
+        {
+            "queues": ["q"],
+            "capacity": 1,
+            "channels": [{"channelId": "voice", "capacityCostPerJob": 1}],
+            "availableForOffers": False,
+        },
         raw_response_hook=cap,
     )
     worker = body(cap)
@@ -122,7 +141,11 @@ def test_worker_and_job_server_filled_fields(admin: JobRouterAdministrationClien
     }
     client.upsert_job(
         "j",
-        {"channelId": "voice", "queueId": "q", "requestedWorkerSelectors": [{"key": "k", "labelOperator": "equal", "value": 1.0}]},
+        {
+            "channelId": "voice",
+            "queueId": "q",
+            "requestedWorkerSelectors": [{"key": "k", "labelOperator": "equal", "value": 1.0}],
+        },
         raw_response_hook=cap,
     )
     job = body(cap)
@@ -178,7 +201,9 @@ def test_exception_actions_get_a_fresh_guid_on_every_upsert(admin: JobRouterAdmi
     assert all(len(i) == 36 and i.count("-") == 4 for i in ids)
 
 
-def test_classification_policy_without_attachments_echoes_empty_lists(admin: JobRouterAdministrationClient) -> None:
+def test_classification_policy_without_attachments_echoes_empty_lists(
+    admin: JobRouterAdministrationClient,
+) -> None:
     setup_queue(admin)
     policy = admin.upsert_classification_policy("cp", ClassificationPolicy(name="cp", fallback_queue_id="q"))
     assert policy.as_dict() | {"etag": None} == {
@@ -200,10 +225,14 @@ def test_classification_policy_without_attachments_echoes_empty_lists(admin: Job
     ],
     ids=["expression", "function", "webhook"],
 )
-def test_unsupported_rules_are_rejected_with_a_message_saying_so(admin: JobRouterAdministrationClient, rule: Any) -> None:
+def test_unsupported_rules_are_rejected_with_a_message_saying_so(
+    admin: JobRouterAdministrationClient, rule: Any
+) -> None:
     setup_queue(admin)
     with pytest.raises(HttpResponseError) as raised:
-        admin.upsert_classification_policy("cp", ClassificationPolicy(fallback_queue_id="q", prioritization_rule=rule))
+        admin.upsert_classification_policy(
+            "cp", ClassificationPolicy(fallback_queue_id="q", prioritization_rule=rule)
+        )
     assert raised.value.status_code == 400
     assert "emulator does not support" in raised.value.response.text()
     with pytest.raises(ResourceNotFoundError):
@@ -239,7 +268,10 @@ def test_resource_responses_carry_the_services_headers(admin: JobRouterAdministr
     cap = Captured()
     policy = admin.upsert_distribution_policy("dp", {"offerExpiresAfterSeconds": 10}, raw_response_hook=cap)
     headers = cap.last.headers
-    assert headers["api-supported-versions"] == "2021-04-07-preview1, 2022-07-18-preview, 2023-08-25-preview, 2023-11-01"
+    assert (
+        headers["api-supported-versions"]
+        == "2021-04-07-preview1, 2022-07-18-preview, 2023-08-25-preview, 2023-11-01"
+    )
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert headers["ETag"].strip('"') == policy.etag
     assert headers["Last-Modified"].endswith(" GMT")
@@ -247,15 +279,21 @@ def test_resource_responses_carry_the_services_headers(admin: JobRouterAdministr
 
 def test_if_match_with_a_stale_etag_is_precondition_failed(admin: JobRouterAdministrationClient) -> None:
     first = admin.upsert_distribution_policy("dp", {"offerExpiresAfterSeconds": 10})
-    second = admin.upsert_distribution_policy("dp", {"name": "changed"}, etag=first.etag, match_condition=MatchConditions.IfNotModified)
+    second = admin.upsert_distribution_policy(
+        "dp", {"name": "changed"}, etag=first.etag, match_condition=MatchConditions.IfNotModified
+    )
     assert second.etag != first.etag
     with pytest.raises(ResourceModifiedError) as raised:
-        admin.upsert_distribution_policy("dp", {"name": "lost update"}, etag=first.etag, match_condition=MatchConditions.IfNotModified)
+        admin.upsert_distribution_policy(
+            "dp", {"name": "lost update"}, etag=first.etag, match_condition=MatchConditions.IfNotModified
+        )
     assert raised.value.status_code == 412
     assert admin.get_distribution_policy("dp").name == "changed"
 
 
-def test_if_unmodified_since_before_the_last_change_is_precondition_failed(admin: JobRouterAdministrationClient) -> None:
+def test_if_unmodified_since_before_the_last_change_is_precondition_failed(
+    admin: JobRouterAdministrationClient,
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     admin.upsert_distribution_policy("dp", {"offerExpiresAfterSeconds": 10})

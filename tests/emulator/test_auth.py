@@ -106,7 +106,10 @@ def test_a_request_changed_after_signing_is_rejected(emu: EmulatorThread, tamper
 
 
 def test_a_request_without_authorization_is_rejected(emu: EmulatorThread) -> None:
-    with GeneratedJobRouterClient(emu.endpoint, retry_total=0) as unsigned, pytest.raises(ClientAuthenticationError):
+    with (
+        GeneratedJobRouterClient(emu.endpoint, retry_total=0) as unsigned,
+        pytest.raises(ClientAuthenticationError),
+    ):
         unsigned.get_worker("w")
 
 
@@ -122,7 +125,10 @@ def test_a_wrong_bearer_token_is_rejected(bearer_emu: EmulatorThread) -> None:
 
 
 def test_bearer_tokens_are_rejected_unless_enabled(emu: EmulatorThread) -> None:
-    with bearer_client(emu, "local-entra-token") as client, pytest.raises(ClientAuthenticationError) as raised:
+    with (
+        bearer_client(emu, "local-entra-token") as client,
+        pytest.raises(ClientAuthenticationError) as raised,
+    ):
         client.get_worker("w", enforce_https=False)
     assert "--bearer-token" in raised.value.response.text()
 

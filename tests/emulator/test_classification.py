@@ -13,6 +13,7 @@ from azure.communication.jobrouter.models import (
     DirectMapRouterRule,
     PassThroughQueueSelectorAttachment,
     PassThroughWorkerSelectorAttachment,
+    QueueWeightedAllocation,
     RouterJob,
     RouterQueueSelector,
     RouterWorkerSelector,
@@ -21,7 +22,6 @@ from azure.communication.jobrouter.models import (
     StaticRouterRule,
     StaticWorkerSelectorAttachment,
     WeightedAllocationQueueSelectorAttachment,
-    QueueWeightedAllocation,
 )
 
 from devstack.jobrouter import EmulatorThread
@@ -49,11 +49,15 @@ def test_a_static_queue_selector_picks_the_matching_queue(
         ClassificationPolicy(
             fallback_queue_id="fallback",
             queue_selector_attachments=[
-                StaticQueueSelectorAttachment(queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="en"))
+                StaticQueueSelectorAttachment(
+                    queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="en")
+                )
             ],
             prioritization_rule=StaticRouterRule(value=10),
             worker_selector_attachments=[
-                StaticWorkerSelectorAttachment(worker_selector=RouterWorkerSelector(key="skill", label_operator="equal", value="billing"))
+                StaticWorkerSelectorAttachment(
+                    worker_selector=RouterWorkerSelector(key="skill", label_operator="equal", value="billing")
+                )
             ],
         ),
     )
@@ -63,8 +67,14 @@ def test_a_static_queue_selector_picks_the_matching_queue(
     job = wait_status(client, "j", "queued")
 
     assert (job.queue_id, job.priority) == ("en", 10)
-    assert [(s.key, s.value, s.status) for s in job.attached_worker_selectors] == [("skill", "billing", "active")]
-    assert event_types(emu, subject_contains="job/j") == ["RouterJobReceived", "RouterJobClassified", "RouterJobQueued"]
+    assert [(s.key, s.value, s.status) for s in job.attached_worker_selectors] == [
+        ("skill", "billing", "active")
+    ]
+    assert event_types(emu, subject_contains="job/j") == [
+        "RouterJobReceived",
+        "RouterJobClassified",
+        "RouterJobQueued",
+    ]
     classified = next(e for e in emu.events if e.event_type.endswith("RouterJobClassified"))
     assert classified.subject == "job/j/channel/voice/queue/en"
     assert classified.data["queueDetails"] == {"id": "en", "labels": {"lang": "en", "Id": "en"}}
@@ -76,20 +86,28 @@ def test_no_matching_queue_falls_back(queues: JobRouterAdministrationClient, cli
         ClassificationPolicy(
             fallback_queue_id="fallback",
             queue_selector_attachments=[
-                StaticQueueSelectorAttachment(queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="de"))
+                StaticQueueSelectorAttachment(
+                    queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="de")
+                )
             ],
         ),
     )
     assert classify(client).queue_id == "fallback"
 
 
-def test_pass_through_uses_the_jobs_label_value(queues: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_pass_through_uses_the_jobs_label_value(
+    queues: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     queues.upsert_classification_policy(
         "cp",
         ClassificationPolicy(
             fallback_queue_id="fallback",
-            queue_selector_attachments=[PassThroughQueueSelectorAttachment(key="lang", label_operator="equal")],
-            worker_selector_attachments=[PassThroughWorkerSelectorAttachment(key="lang", label_operator="equal")],
+            queue_selector_attachments=[
+                PassThroughQueueSelectorAttachment(key="lang", label_operator="equal")
+            ],
+            worker_selector_attachments=[
+                PassThroughWorkerSelectorAttachment(key="lang", label_operator="equal")
+            ],
         ),
     )
     job = classify(client, lang="en")
@@ -97,7 +115,9 @@ def test_pass_through_uses_the_jobs_label_value(queues: JobRouterAdministrationC
     assert [(s.key, s.value) for s in job.attached_worker_selectors] == [("lang", "en")]
 
 
-@pytest.mark.parametrize(("condition", "expected"), [(True, "en"), (False, "fallback")], ids=["true", "false"])
+@pytest.mark.parametrize(
+    ("condition", "expected"), [(True, "en"), (False, "fallback")], ids=["true", "false"]
+)
 def test_conditional_attachments_apply_only_when_the_condition_holds(
     queues: JobRouterAdministrationClient, client: JobRouterClient, condition: bool, expected: str
 ) -> None:
@@ -114,7 +134,9 @@ def test_conditional_attachments_apply_only_when_the_condition_holds(
             worker_selector_attachments=[
                 ConditionalWorkerSelectorAttachment(
                     condition=StaticRouterRule(value=condition),
-                    worker_selectors=[RouterWorkerSelector(key="tier", label_operator="greaterThan", value=1)],
+                    worker_selectors=[
+                        RouterWorkerSelector(key="tier", label_operator="greaterThan", value=1)
+                    ],
                 )
             ],
         ),
@@ -151,7 +173,12 @@ def test_weighted_allocation_picks_one_of_the_allocations(
             queue_selector_attachments=[
                 WeightedAllocationQueueSelectorAttachment(
                     allocations=[
-                        QueueWeightedAllocation(weight=1.0, queue_selectors=[RouterQueueSelector(key="Id", label_operator="equal", value="en")])
+                        QueueWeightedAllocation(
+                            weight=1.0,
+                            queue_selectors=[
+                                RouterQueueSelector(key="Id", label_operator="equal", value="en")
+                            ],
+                        )
                     ]
                 )
             ],
@@ -168,7 +195,9 @@ def test_classified_jobs_match_workers_through_attached_selectors(
         ClassificationPolicy(
             fallback_queue_id="en",
             worker_selector_attachments=[
-                StaticWorkerSelectorAttachment(worker_selector=RouterWorkerSelector(key="skill", label_operator="equal", value="billing"))
+                StaticWorkerSelectorAttachment(
+                    worker_selector=RouterWorkerSelector(key="skill", label_operator="equal", value="billing")
+                )
             ],
         ),
     )
@@ -184,7 +213,12 @@ def test_updating_a_classified_job_classifies_it_again(
 ) -> None:
     queues.upsert_classification_policy(
         "cp",
-        ClassificationPolicy(fallback_queue_id="fallback", queue_selector_attachments=[PassThroughQueueSelectorAttachment(key="lang", label_operator="equal")]),
+        ClassificationPolicy(
+            fallback_queue_id="fallback",
+            queue_selector_attachments=[
+                PassThroughQueueSelectorAttachment(key="lang", label_operator="equal")
+            ],
+        ),
     )
     first = classify(client, lang="de")
     assert first.queue_id == "fallback"
@@ -197,7 +231,9 @@ def test_updating_a_classified_job_classifies_it_again(
     assert updated.enqueued_at == first.enqueued_at
 
 
-def test_reclassify_runs_the_policy_again(queues: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_reclassify_runs_the_policy_again(
+    queues: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     queues.upsert_classification_policy("cp", ClassificationPolicy(fallback_queue_id="fallback"))
     classify(client)
     queues.upsert_classification_policy("cp", {"fallbackQueueId": "en"})
@@ -212,7 +248,9 @@ def test_classification_fails_when_no_queue_can_be_chosen(
         "cp",
         ClassificationPolicy(
             queue_selector_attachments=[
-                StaticQueueSelectorAttachment(queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="de"))
+                StaticQueueSelectorAttachment(
+                    queue_selector=RouterQueueSelector(key="lang", label_operator="equal", value="de")
+                )
             ]
         ),
     )

@@ -31,7 +31,7 @@ def test_defaults_use_the_well_known_development_key() -> None:
 def test_every_option_reaches_the_config(tmp_path: Path) -> None:
     config, level = parse_args(
         [
-            "--host", "0.0.0.0",
+            "--host", "0.0.0.0",  # noqa: S104 - parsed, never bound
             "--port", "0",
             "--access-key", CUSTOM_KEY,
             "--bearer-token", "tok",
@@ -41,7 +41,7 @@ def test_every_option_reaches_the_config(tmp_path: Path) -> None:
             "--dead-letter", str(tmp_path / "dead.jsonl"),
             "--retry-scale", "0.01",
             "--state", str(tmp_path / "state.sqlite"),
-            "--topic", "/subscriptions/x/resourceGroups/y/providers/Microsoft.Communication/communicationServices/z",
+            "--topic", "/subscriptions/x/providers/Microsoft.Communication/communicationServices/z",
             "--processing-delay", "0.5",
             "--default-offer-expiry", "30",
             "--duplicate-fraction", "0.1",
@@ -50,7 +50,12 @@ def test_every_option_reaches_the_config(tmp_path: Path) -> None:
             "--log-level", "DEBUG",
         ]
     )  # fmt: skip
-    assert (config.host, config.port, config.access_key, config.bearer_token) == ("0.0.0.0", 0, CUSTOM_KEY, "tok")
+    assert (config.host, config.port, config.access_key, config.bearer_token) == (
+        "0.0.0.0",  # noqa: S104 - parsed, never bound
+        0,
+        CUSTOM_KEY,
+        "tok",
+    )
     first, second = config.webhooks
     assert (first.schema, second.schema) == ("cloudevents", "eventgrid")
     assert first.included_event_types == frozenset({"Microsoft.Communication.RouterWorkerOfferIssued"})
@@ -89,7 +94,9 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
 def test_the_banner_shows_the_connection_string_only_for_the_development_key() -> None:
     dev, custom = Emulator(), Emulator(parse_args(["--access-key", CUSTOM_KEY])[0])
     dev._port = custom._port = 8181  # not started: only the text is under test
-    assert banner(dev).endswith(f"connection string: endpoint=http://127.0.0.1:8181/;accesskey={DEV_ACCESS_KEY}")
+    assert banner(dev).endswith(
+        f"connection string: endpoint=http://127.0.0.1:8181/;accesskey={DEV_ACCESS_KEY}"
+    )
     assert CUSTOM_KEY not in banner(custom)
     assert "http://127.0.0.1:8181" in banner(custom)
 

@@ -1,4 +1,4 @@
-"""Exception policies through the real SDK: queueLength and waitTime triggers; cancel and (manual) reclassify."""
+"""Exception policies via the real SDK: queueLength and waitTime triggers; cancel and (manual) reclassify."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from azure.communication.jobrouter.models import (
     ManualReclassifyExceptionAction,
     QueueLengthExceptionTrigger,
     ReclassifyExceptionAction,
+    RouterQueueSelector,
     RouterWorkerSelector,
     StaticQueueSelectorAttachment,
-    RouterQueueSelector,
     WaitTimeExceptionTrigger,
 )
 
@@ -23,16 +23,25 @@ from devstack.jobrouter import EmulatorThread
 from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status, wait_until
 
 
-def policy(admin: JobRouterAdministrationClient, trigger: ExceptionTrigger, *actions: ExceptionAction) -> None:
+def policy(
+    admin: JobRouterAdministrationClient, trigger: ExceptionTrigger, *actions: ExceptionAction
+) -> None:
     """Exception policy ``ep`` with one rule ``rule`` on queue ``q`` (no workers: jobs wait)."""
-    admin.upsert_exception_policy("ep", ExceptionPolicy(exception_rules=[ExceptionRule(id="rule", trigger=trigger, actions=list(actions))]))
+    admin.upsert_exception_policy(
+        "ep",
+        ExceptionPolicy(exception_rules=[ExceptionRule(id="rule", trigger=trigger, actions=list(actions))]),
+    )
     setup_queue(admin, exception_policy_id="ep")
 
 
 def test_queue_length_trigger_cancels_the_job_that_overflows(
     emu: EmulatorThread, admin: JobRouterAdministrationClient, client: JobRouterClient
 ) -> None:
-    policy(admin, QueueLengthExceptionTrigger(threshold=1), CancelExceptionAction(disposition_code="QueueFull", note="full"))
+    policy(
+        admin,
+        QueueLengthExceptionTrigger(threshold=1),
+        CancelExceptionAction(disposition_code="QueueFull", note="full"),
+    )
     add_job(client, "first")
     wait_status(client, "first", "queued")
 
@@ -41,7 +50,10 @@ def test_queue_length_trigger_cancels_the_job_that_overflows(
     second = wait_status(client, "second", "cancelled")
     assert second.disposition_code == "QueueFull"
     assert client.get_job("first").status == "queued"
-    assert event_types(emu, subject_contains="job/second")[-2:] == ["RouterJobExceptionTriggered", "RouterJobCancelled"]
+    assert event_types(emu, subject_contains="job/second")[-2:] == [
+        "RouterJobExceptionTriggered",
+        "RouterJobCancelled",
+    ]
     triggered = next(e for e in emu.events if e.event_type.endswith("RouterJobExceptionTriggered"))
     assert triggered.subject == "job/second/channel/voice/exceptionrule/rule"
     assert (triggered.data["ruleKey"], triggered.data["exceptionRuleId"]) == ("rule", "rule")
@@ -78,7 +90,9 @@ def test_wait_time_trigger_reclassifies_with_upserted_labels(
         "escalate",
         ClassificationPolicy(
             queue_selector_attachments=[
-                StaticQueueSelectorAttachment(queue_selector=RouterQueueSelector(key="tier", label_operator="equal", value="escalated"))
+                StaticQueueSelectorAttachment(
+                    queue_selector=RouterQueueSelector(key="tier", label_operator="equal", value="escalated")
+                )
             ]
         ),
     )
@@ -90,14 +104,20 @@ def test_wait_time_trigger_reclassifies_with_upserted_labels(
     add_job(client, "j", labels={"lang": "en"})
     wait_status(client, "j", "queued")
 
-    moved = wait_until(lambda: (j := client.get_job("j")).queue_id == "escalated" and j.status == "queued" and j, timeout=5)
+    moved = wait_until(
+        lambda: (j := client.get_job("j")).queue_id == "escalated" and j.status == "queued" and j, timeout=5
+    )
 
     assert moved.labels == {"lang": "en", "escalated": True}
     assert moved.classification_policy_id == "escalate"
 
 
-def test_a_rule_fires_once_per_job(emu: EmulatorThread, admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
-    policy(admin, WaitTimeExceptionTrigger(threshold_seconds=0.5), ManualReclassifyExceptionAction(priority=3))
+def test_a_rule_fires_once_per_job(
+    emu: EmulatorThread, admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
+    policy(
+        admin, WaitTimeExceptionTrigger(threshold_seconds=0.5), ManualReclassifyExceptionAction(priority=3)
+    )
     add_job(client, "j")
     wait_until(lambda: client.get_job("j").priority == 3, timeout=5)
     wait_until(lambda: "RouterJobExceptionTriggered" in event_types(emu, subject_contains="job/j"))

@@ -75,7 +75,10 @@ def test_a_429_without_retry_after_on_accept_reaches_the_caller(
     add_job(client, "j")
     offer = wait_offer(client, "w", "j")
     emu.add_fault(method="POST", path=r":accept$", status=429, times=1)
-    with router_client(emu, retry_total=3, retry_backoff_factor=0) as retrying, pytest.raises(HttpResponseError) as raised:
+    with (
+        router_client(emu, retry_total=3, retry_backoff_factor=0) as retrying,
+        pytest.raises(HttpResponseError) as raised,
+    ):
         retrying.accept_job_offer("w", offer.offer_id)  # POST is retried only on 500/503/504
     assert raised.value.status_code == 429
     assert client.accept_job_offer("w", offer.offer_id).job_id == "j"
@@ -88,7 +91,9 @@ def test_a_delay_fault_slows_the_call_down(emu: EmulatorThread, client: JobRoute
     assert time.monotonic() - start >= 0.3
 
 
-def test_a_dropped_connection_is_a_service_response_error(emu: EmulatorThread, client: JobRouterClient) -> None:
+def test_a_dropped_connection_is_a_service_response_error(
+    emu: EmulatorThread, client: JobRouterClient
+) -> None:
     emu.add_fault(path="/routing/jobs", drop=True, times=1)
     with pytest.raises(ServiceResponseError):
         list(client.list_jobs())
@@ -107,7 +112,9 @@ def test_a_fractional_fault_hits_some_calls_only(emu: EmulatorThread, client: Jo
 
 
 def test_faults_through_the_admin_http_api(emu: EmulatorThread, client: JobRouterClient) -> None:
-    status, rule = admin_http(emu, "POST", "/admin/faults", {"method": "GET", "path": "/routing/jobs", "status": 503, "times": 1})
+    status, rule = admin_http(
+        emu, "POST", "/admin/faults", {"method": "GET", "path": "/routing/jobs", "status": 503, "times": 1}
+    )
     assert status == 201
     assert rule["id"]
     assert admin_http(emu, "GET", "/admin/faults")[1] == [rule]
@@ -122,7 +129,13 @@ def test_faults_through_the_admin_http_api(emu: EmulatorThread, client: JobRoute
 
 @pytest.mark.parametrize(
     "spec",
-    [{"path": "("}, {"status": 503, "drop": True}, {"status": 99}, {"delayMs": -1}, {"status": 503, "colour": "red"}],
+    [
+        {"path": "("},
+        {"status": 503, "drop": True},
+        {"status": 99},
+        {"delayMs": -1},
+        {"status": 503, "colour": "red"},
+    ],
     ids=["bad-regex", "two-actions", "bad-status", "negative-delay", "unknown-field"],
 )
 def test_a_bad_fault_spec_is_a_400_naming_the_problem(emu: EmulatorThread, spec: dict[str, Any]) -> None:
@@ -154,12 +167,23 @@ def test_state_snapshot_and_event_log(
     issued = [e for e in events if e["eventType"] == "Microsoft.Communication.RouterWorkerOfferIssued"]
     assert issued[0]["data"]["offerId"] == offer.offer_id
     assert issued[0]["subject"] == "worker/w/job/j"
-    assert set(issued[0]) >= {"id", "topic", "subject", "data", "eventType", "dataVersion", "metadataVersion", "eventTime"}
+    assert set(issued[0]) >= {
+        "id",
+        "topic",
+        "subject",
+        "data",
+        "eventType",
+        "dataVersion",
+        "metadataVersion",
+        "eventTime",
+    }
     assert admin_http(emu, "GET", "/admin/events?type=RouterWorkerOfferIssued")[1] == issued
 
 
 def test_publisher_knobs_through_the_admin_api(emu: EmulatorThread) -> None:
-    status, settings = admin_http(emu, "PUT", "/admin/publisher", {"duplicateFraction": 0.25, "reorderWindow": 0.5})
+    status, settings = admin_http(
+        emu, "PUT", "/admin/publisher", {"duplicateFraction": 0.25, "reorderWindow": 0.5}
+    )
     assert status == 200
     assert (settings["duplicateFraction"], settings["reorderWindow"]) == (0.25, 0.5)
     assert admin_http(emu, "PUT", "/admin/publisher", {"duplicateFraction": 2})[0] == 400

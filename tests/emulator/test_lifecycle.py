@@ -1,4 +1,4 @@
-"""Job lifecycle through the real sync SDK: queue -> offer -> accept -> complete -> close, and the side paths."""
+"""Job lifecycle via the real sync SDK: queue -> offer -> accept -> complete -> close, and side paths."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from azure.communication.jobrouter.models import (
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer, wait_status
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    event_types,
+    offers,
+    setup_queue,
+    wait_offer,
+    wait_status,
+)
 
 
 @pytest.fixture
@@ -86,7 +94,9 @@ def test_deleting_an_active_job_is_a_conflict(ready: JobRouterClient) -> None:
         ready.delete_job("j")
 
 
-def test_cancel_revokes_the_open_offer_and_records_the_disposition(emu: EmulatorThread, ready: JobRouterClient) -> None:
+def test_cancel_revokes_the_open_offer_and_records_the_disposition(
+    emu: EmulatorThread, ready: JobRouterClient
+) -> None:
     client = ready
     add_job(client, "j")
     offer = wait_offer(client, "w", "j")
@@ -96,7 +106,10 @@ def test_cancel_revokes_the_open_offer_and_records_the_disposition(emu: Emulator
     assert offers(client, "w") == []
     with pytest.raises(ResourceNotFoundError):
         client.accept_job_offer("w", offer.offer_id)
-    assert event_types(emu, subject_contains="job/j")[-2:] == ["RouterWorkerOfferRevoked", "RouterJobCancelled"]
+    assert event_types(emu, subject_contains="job/j")[-2:] == [
+        "RouterWorkerOfferRevoked",
+        "RouterJobCancelled",
+    ]
 
 
 def test_cancel_without_a_disposition_code_uses_cancelled(ready: JobRouterClient) -> None:
@@ -123,7 +136,9 @@ def test_unassign_requeues_the_job_and_offers_it_again(emu: EmulatorThread, read
     assert "RouterJobUnassigned" in event_types(emu, subject_contains="job/j")
 
 
-def test_unassign_with_suspend_matching_waits_for_activation(emu: EmulatorThread, ready: JobRouterClient) -> None:
+def test_unassign_with_suspend_matching_waits_for_activation(
+    emu: EmulatorThread, ready: JobRouterClient
+) -> None:
     client = ready
     add_job(client, "j")
     offer = wait_offer(client, "w", "j")
@@ -133,7 +148,10 @@ def test_unassign_with_suspend_matching_waits_for_activation(emu: EmulatorThread
 
     assert client.get_job("j").status == "waitingForActivation"
     assert offers(client, "w") == []
-    assert event_types(emu, subject_contains="job/j")[-2:] == ["RouterJobUnassigned", "RouterJobWaitingForActivation"]
+    assert event_types(emu, subject_contains="job/j")[-2:] == [
+        "RouterJobUnassigned",
+        "RouterJobWaitingForActivation",
+    ]
 
     client.upsert_job("j", {"matchingMode": {"kind": "queueAndMatch"}})
     wait_offer(client, "w", "j")
@@ -188,7 +206,10 @@ def test_deregistering_a_worker_revokes_its_offers_and_a_busy_worker_drains(
 
     assert worker.state == "draining"
     assert offers(client, "w") == []
-    assert event_types(emu, subject_contains="worker/w")[-2:] == ["RouterWorkerOfferRevoked", "RouterWorkerDeregistered"]
+    assert event_types(emu, subject_contains="worker/w")[-2:] == [
+        "RouterWorkerOfferRevoked",
+        "RouterWorkerDeregistered",
+    ]
 
 
 def test_deleting_a_worker_with_an_assigned_job_is_a_conflict(ready: JobRouterClient) -> None:
@@ -221,5 +242,10 @@ def test_queue_statistics_and_position(admin: JobRouterAdministrationClient, cli
 
     assert (stats.queue_id, stats.length) == ("q", 2)
     assert stats.longest_job_wait_time_minutes is not None
-    assert (position.job_id, position.queue_id, position.position, position.queue_length) == ("low", "q", 2, 2)
+    assert (position.job_id, position.queue_id, position.position, position.queue_length) == (
+        "low",
+        "q",
+        2,
+        2,
+    )
     assert client.get_queue_position("high").position == 1

@@ -16,7 +16,15 @@ from azure.communication.jobrouter.models import (
 )
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer, wait_status
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    event_types,
+    offers,
+    setup_queue,
+    wait_offer,
+    wait_status,
+)
 
 
 def offered_to(client: JobRouterClient, job_id: str, workers: list[str]) -> str:
@@ -69,7 +77,9 @@ def test_best_worker_offers_the_highest_default_score_first(
     assert order == ["b", "c", "a"]
 
 
-def test_capacity_is_shared_across_channels(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_capacity_is_shared_across_channels(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w", capacity=100, channels=[("voice", 100), ("chat", 20)])
     add_job(client, "chat1", channel_id="chat")
@@ -88,7 +98,9 @@ def test_capacity_is_shared_across_channels(admin: JobRouterAdministrationClient
     assert client.get_job("voice1").status == "queued"
 
 
-def test_max_number_of_jobs_limits_a_channel(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_max_number_of_jobs_limits_a_channel(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w", capacity=10, channels=[("chat", 1, 2)])
     for n in range(3):
@@ -118,11 +130,12 @@ def test_max_number_of_jobs_limits_a_channel(admin: JobRouterAdministrationClien
         ("lessThanOrEqual", 4, 5, False),
         ("greaterThan", 4, "9", False),
     ],
-    ids=lambda v: repr(v),
+    ids=repr,
 )
 def test_requested_worker_selector_operators(
     admin: JobRouterAdministrationClient,
     client: JobRouterClient,
+    *,
     operator: str,
     value: Any,
     label: Any,
@@ -171,7 +184,11 @@ def test_bypass_selectors_matches_workers_that_fail_the_selectors(
 ) -> None:
     setup_queue(admin, mode=LongestIdleMode(bypass_selectors=True))
     add_worker(client, "w", labels={"lang": "fr"})
-    add_job(client, "j", requested_worker_selectors=[RouterWorkerSelector(key="lang", label_operator="equal", value="en")])
+    add_job(
+        client,
+        "j",
+        requested_worker_selectors=[RouterWorkerSelector(key="lang", label_operator="equal", value="en")],
+    )
     wait_offer(client, "w", "j")
 
 
@@ -189,7 +206,9 @@ def test_a_worker_must_listen_on_the_queue_and_the_channel(
     assert [offers(client, w) for w in ("wrong-queue", "wrong-channel", "inactive")] == [[], [], []]
 
 
-def test_higher_priority_jobs_are_offered_first(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_higher_priority_jobs_are_offered_first(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_job(client, "low", priority=1)
     add_job(client, "high", priority=10)

@@ -1,4 +1,4 @@
-"""Offers through the real SDK: decline (with and without retryOfferAt), expiry, concurrent offers, 404/409."""
+"""Offers via the real SDK: decline (with and without retryOfferAt), expiry, concurrent offers, 404/409."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from azure.communication.jobrouter.models import DeclineJobOfferOptions, RoundRo
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer, wait_until
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    event_types,
+    offers,
+    setup_queue,
+    wait_offer,
+    wait_until,
+)
 
 
 def test_decline_with_retry_offer_at_offers_the_job_again_after_that_time(
@@ -47,7 +55,10 @@ def test_decline_without_retry_never_offers_that_worker_the_job_again(
     time.sleep(0.3)
     assert offers(client, "w") == []
     assert client.get_job("j").status == "queued"
-    assert event_types(emu, subject_contains="worker/w/job/j") == ["RouterWorkerOfferIssued", "RouterWorkerOfferDeclined"]
+    assert event_types(emu, subject_contains="worker/w/job/j") == [
+        "RouterWorkerOfferIssued",
+        "RouterWorkerOfferDeclined",
+    ]
 
 
 def test_a_declined_job_goes_to_another_worker_and_back_after_re_registration(
@@ -89,7 +100,9 @@ def test_an_expired_offer_deregisters_the_worker(
     ]
 
 
-def test_an_expired_offer_goes_to_the_next_worker(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_an_expired_offer_goes_to_the_next_worker(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin, offer_expires_after_seconds=1.0)
     add_worker(client, "a")
     add_job(client, "j")
@@ -118,7 +131,9 @@ def test_concurrent_offers_first_accept_wins_and_a_late_accept_conflicts(
     assert sorted(revoked) == ["worker/a/job/j", "worker/c/job/j"]
 
 
-def test_accepting_the_same_offer_twice_is_not_found(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_accepting_the_same_offer_twice_is_not_found(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w")
     add_job(client, "j")
@@ -157,7 +172,9 @@ def test_accepting_an_unknown_offer_is_not_found(
         client.accept_job_offer(worker_id, offer_id)
 
 
-def test_an_open_offer_counts_towards_the_load_ratio(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_an_open_offer_counts_towards_the_load_ratio(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w", capacity=4, channels=[("voice", 1)])
     add_job(client, "j")

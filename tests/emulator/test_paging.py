@@ -10,17 +10,30 @@ from azure.communication.jobrouter import JobRouterAdministrationClient, JobRout
 from azure.communication.jobrouter.models import RouterJob, ScheduleAndSuspendMode
 from azure.core.exceptions import HttpResponseError
 
-from tests.emulator.helpers import Captured, add_job, add_worker, setup_queue, wait_offer, wait_status, wait_until
+from tests.emulator.helpers import (
+    Captured,
+    add_job,
+    add_worker,
+    setup_queue,
+    wait_offer,
+    wait_status,
+    wait_until,
+)
 
 
-def test_paging_through_250_jobs_10_at_a_time(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_paging_through_250_jobs_10_at_a_time(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     created = [f"job-{n:03d}" for n in range(250)]
     for job_id in created:
         client.upsert_job(job_id, RouterJob(channel_id="voice", queue_id="q"))
     cap = Captured()
 
-    pages = [[job.id for job in page] for page in client.list_jobs(results_per_page=10, raw_response_hook=cap).by_page()]
+    pages = [
+        [job.id for job in page]
+        for page in client.list_jobs(results_per_page=10, raw_response_hook=cap).by_page()
+    ]
 
     assert len(pages) == 25
     assert all(len(page) == 10 for page in pages)
@@ -38,7 +51,9 @@ def test_a_list_of_nothing_is_one_empty_page(client: JobRouterClient) -> None:
     assert [list(page) for page in client.list_workers(results_per_page=5).by_page()] == [[]]
 
 
-def test_continuation_tokens_are_stable_for_an_unchanged_collection(admin: JobRouterAdministrationClient) -> None:
+def test_continuation_tokens_are_stable_for_an_unchanged_collection(
+    admin: JobRouterAdministrationClient,
+) -> None:
     for n in range(5):
         admin.upsert_distribution_policy(f"dp{n}", {"offerExpiresAfterSeconds": 10})
     runs = []
@@ -50,19 +65,25 @@ def test_continuation_tokens_are_stable_for_an_unchanged_collection(admin: JobRo
     assert runs[0][0] == ["dp4", "dp3", "dp2", "dp1", "dp0"]
 
 
-def test_a_foreign_continuation_token_is_a_bad_request(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_a_foreign_continuation_token_is_a_bad_request(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     for n in range(3):
         admin.upsert_distribution_policy(f"dp{n}", {"offerExpiresAfterSeconds": 10})
     cap = Captured()
     next(iter(admin.list_distribution_policies(results_per_page=1, raw_response_hook=cap).by_page()))
     token = json.loads(cap.last.text())["nextLink"].split("continuationToken=")[1]
-    pager = client.list_jobs(results_per_page=1).by_page(continuation_token=f"/routing/jobs?continuationToken={token}")
+    pager = client.list_jobs(results_per_page=1).by_page(
+        continuation_token=f"/routing/jobs?continuationToken={token}"
+    )
     with pytest.raises(HttpResponseError) as raised:
         list(next(pager))
     assert raised.value.status_code == 400
 
 
-def test_job_filters_status_queue_and_channel(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_job_filters_status_queue_and_channel(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin, queue_id="q1")
     setup_queue(admin, queue_id="q2", policy_id="dp2")
     add_job(client, "a", queue_id="q1", channel_id="voice")
@@ -90,7 +111,10 @@ def test_scheduled_before_and_after_filter_on_the_schedule_time(
     setup_queue(admin)
     soon, later = datetime.now(UTC) + timedelta(hours=1), datetime.now(UTC) + timedelta(hours=3)
     for job_id, at in (("soon", soon), ("later", later)):
-        client.upsert_job(job_id, RouterJob(channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=at)))
+        client.upsert_job(
+            job_id,
+            RouterJob(channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=at)),
+        )
     for job_id in ("soon", "later"):
         wait_status(client, job_id, "scheduled")
     middle = datetime.now(UTC) + timedelta(hours=2)
@@ -107,7 +131,9 @@ def test_worker_filters_state_channel_queue_and_capacity(
     add_worker(client, "free", queues=["q1", "q2"], capacity=10, channels=[("voice", 1), ("chat", 1)])
     add_worker(client, "off", queues=["q2"], capacity=10, channels=[("chat", 1)], available=False)
     add_job(client, "j", queue_id="q1")
-    wait_until(lambda: any(o.job_id == "j" for w in ("busy", "free") for o in client.get_worker(w).offers or []))
+    wait_until(
+        lambda: any(o.job_id == "j" for w in ("busy", "free") for o in client.get_worker(w).offers or [])
+    )
     holder = "busy" if client.get_worker("busy").offers else "free"
     client.accept_job_offer(holder, wait_offer(client, holder, "j").offer_id)
 

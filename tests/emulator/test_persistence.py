@@ -17,7 +17,15 @@ from azure.communication.jobrouter.models import (
 
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from devstack.jobrouter.store import StateFileError, Store
-from tests.emulator.helpers import add_job, add_worker, admin_client, router_client, setup_queue, wait_offer, wait_until
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    admin_client,
+    router_client,
+    setup_queue,
+    wait_offer,
+    wait_until,
+)
 
 
 def test_a_restart_keeps_every_resource_and_the_pending_offer(tmp_path: Path) -> None:
@@ -29,7 +37,11 @@ def test_a_restart_keeps_every_resource_and_the_pending_offer(tmp_path: Path) ->
             "ep",
             ExceptionPolicy(
                 exception_rules=[
-                    ExceptionRule(id="r", trigger=WaitTimeExceptionTrigger(threshold_seconds=3600), actions=[CancelExceptionAction()])
+                    ExceptionRule(
+                        id="r",
+                        trigger=WaitTimeExceptionTrigger(threshold_seconds=3600),
+                        actions=[CancelExceptionAction()],
+                    )
                 ]
             ),
         )
@@ -71,7 +83,10 @@ def test_an_offer_that_expired_while_down_expires_at_start(tmp_path: Path) -> No
     with EmulatorThread(config) as emu, router_client(emu) as client:
         worker = wait_until(lambda: (w := client.get_worker("w")).state == "inactive" and w, timeout=5)
         assert worker.offers == []
-        assert [e.event_type.rsplit(".", 1)[1] for e in emu.events] == ["RouterWorkerOfferExpired", "RouterWorkerDeregistered"]
+        assert [e.event_type.rsplit(".", 1)[1] for e in emu.events] == [
+            "RouterWorkerOfferExpired",
+            "RouterWorkerDeregistered",
+        ]
 
 
 def test_a_pending_timer_fires_after_a_restart(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Scheduled and suspended jobs through the real SDK (scheduleAndSuspend, suspend, re-queue with queueAndMatch)."""
+"""Scheduled and suspended jobs via the real SDK (scheduleAndSuspend, suspend, re-queue by queueAndMatch)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,23 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
-from azure.communication.jobrouter.models import QueueAndMatchMode, RouterJob, ScheduleAndSuspendMode, SuspendMode
+from azure.communication.jobrouter.models import (
+    QueueAndMatchMode,
+    RouterJob,
+    ScheduleAndSuspendMode,
+    SuspendMode,
+)
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer, wait_status
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    event_types,
+    offers,
+    setup_queue,
+    wait_offer,
+    wait_status,
+)
 
 
 def test_a_scheduled_job_waits_for_activation_at_its_time_and_queues_on_request(
@@ -19,7 +32,12 @@ def test_a_scheduled_job_waits_for_activation_at_its_time_and_queues_on_request(
     add_worker(client, "w")
     schedule_at = datetime.now(UTC) + timedelta(seconds=1)
 
-    created = client.upsert_job("j", RouterJob(channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=schedule_at)))
+    created = client.upsert_job(
+        "j",
+        RouterJob(
+            channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=schedule_at)
+        ),
+    )
 
     assert created.status == "pendingSchedule"
     scheduled = wait_status(client, "j", "scheduled")
@@ -58,7 +76,9 @@ def test_a_suspended_job_is_not_matched_until_it_is_queued(
     wait_offer(client, "w", "j")
 
 
-def test_suspending_a_queued_job_revokes_its_offer(admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+def test_suspending_a_queued_job_revokes_its_offer(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
     setup_queue(admin)
     add_worker(client, "w")
     add_job(client, "j")
@@ -76,7 +96,10 @@ def test_queueing_a_scheduled_job_early_queues_it_at_once(
     setup_queue(admin)
     add_worker(client, "w")
     far = datetime.now(UTC) + timedelta(hours=1)
-    client.upsert_job("j", RouterJob(channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=far)))
+    client.upsert_job(
+        "j",
+        RouterJob(channel_id="voice", queue_id="q", matching_mode=ScheduleAndSuspendMode(schedule_at=far)),
+    )
     wait_status(client, "j", "scheduled")
     client.upsert_job("j", {"matchingMode": {"kind": "queueAndMatch"}})
     wait_offer(client, "w", "j")

@@ -1,4 +1,4 @@
-"""Events from the running emulator to a loopback webhook, in both schemas, per scenario; retries and dead-letter."""
+"""Events from the emulator to a loopback webhook, both schemas, per scenario; retries and dead-letter."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from azure.communication.jobrouter.models import CancelJobOptions, DeclineJobOff
 from devstack.jobrouter import DEFAULT_TOPIC, EmulatorConfig, EmulatorThread
 from devstack.jobrouter.eventgrid import Subscription
 from tests.emulator.eventgrid_receiver import EventGridReceiverThread
-from tests.emulator.helpers import add_job, add_worker, admin_client, router_client, setup_queue, wait_offer, wait_until
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    admin_client,
+    router_client,
+    setup_queue,
+    wait_offer,
+    wait_until,
+)
 
 SCHEMAS = ["eventgrid", "cloudevents"]
 
@@ -38,7 +46,9 @@ def by_type(events: list[dict[str, Any]], short: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("schema", SCHEMAS)
-def test_the_lifecycle_scenario_delivers_its_events_in_order(receiver: EventGridReceiverThread, schema: str) -> None:
+def test_the_lifecycle_scenario_delivers_its_events_in_order(
+    receiver: EventGridReceiverThread, schema: str
+) -> None:
     with running(receiver, schema) as emu, admin_client(emu) as admin, router_client(emu) as client:
         setup_queue(admin)
         add_worker(client, "w", labels={"lang": "en"})
@@ -63,11 +73,18 @@ def test_the_lifecycle_scenario_delivers_its_events_in_order(receiver: EventGrid
     issued = by_type(events, "RouterWorkerOfferIssued")[0]
     assert issued["subject"] == "worker/w/job/j"
     if schema == "eventgrid":
-        assert (issued["topic"], issued["dataVersion"], issued["metadataVersion"]) == (DEFAULT_TOPIC, "1.0", "1")
+        assert (issued["topic"], issued["dataVersion"], issued["metadataVersion"]) == (
+            DEFAULT_TOPIC,
+            "1.0",
+            "1",
+        )
     else:
         assert (issued["source"], issued["specversion"]) == (DEFAULT_TOPIC, "1.0")
     data = data_of(issued)
-    assert {k: data[k] for k in ("workerId", "jobId", "channelReference", "channelId", "queueId", "offerId", "jobPriority")} == {
+    assert {
+        k: data[k]
+        for k in ("workerId", "jobId", "channelReference", "channelId", "queueId", "offerId", "jobPriority")
+    } == {
         "workerId": "w",
         "jobId": "j",
         "channelReference": "call-1",
@@ -78,7 +95,11 @@ def test_the_lifecycle_scenario_delivers_its_events_in_order(receiver: EventGrid
     }
     assert data["offeredOn"].endswith("Z")
     assert data["expiresOn"].endswith("Z")
-    assert (data["jobLabels"], data["jobTags"], data["workerLabels"]) == ({"vip": True}, {"t": "x"}, {"lang": "en", "Id": "w"})
+    assert (data["jobLabels"], data["jobTags"], data["workerLabels"]) == (
+        {"vip": True},
+        {"t": "x"},
+        {"lang": "en", "Id": "w"},
+    )
 
     accepted = data_of(by_type(events, "RouterWorkerOfferAccepted")[0])
     assert accepted["assignmentId"] == assignment
@@ -86,7 +107,11 @@ def test_the_lifecycle_scenario_delivers_its_events_in_order(receiver: EventGrid
     assert closed["subject"] == f"job/j/channel/voice/assignment/{assignment}"
     assert (data_of(closed)["workerId"], data_of(closed)["dispositionCode"]) == ("w", "Closed")
     received = data_of(by_type(events, "RouterJobReceived")[0])
-    assert (received["jobStatus"], received["unavailableForMatching"], received["priority"]) == ("Created", False, 3)
+    assert (received["jobStatus"], received["unavailableForMatching"], received["priority"]) == (
+        "Created",
+        False,
+        3,
+    )
     registered = data_of(by_type(events, "RouterWorkerRegistered")[0])
     assert registered["queueAssignments"] == [{"id": "q", "labels": {"Id": "q"}}]
     assert registered["channelConfigurations"] == [{"channelId": "voice", "capacityCostPerJob": 1}]
@@ -102,7 +127,9 @@ def test_decline_then_expiry_delivers_declined_expired_and_deregistered(
         add_worker(client, "w")
         add_job(client, "j")
         first = wait_offer(client, "w", "j")
-        client.decline_job_offer("w", first.offer_id, DeclineJobOfferOptions(retry_offer_at="2000-01-01T00:00:00Z"))
+        client.decline_job_offer(
+            "w", first.offer_id, DeclineJobOfferOptions(retry_offer_at="2000-01-01T00:00:00Z")
+        )
         wait_offer(client, "w", "j")
         wait_until(lambda: client.get_worker("w").state == "inactive", timeout=5)
         receiver.wait_for_events(8, timeout=10)
@@ -139,7 +166,11 @@ def test_cancel_delivers_revoked_and_cancelled_with_the_disposition_subject(
 
 def test_a_type_filter_delivers_only_the_chosen_types(receiver: EventGridReceiverThread) -> None:
     subscription = Subscription.parse(receiver.url + "#types=RouterWorkerOfferIssued,RouterJobQueued")
-    with EmulatorThread(EmulatorConfig(webhooks=(subscription,))) as emu, admin_client(emu) as admin, router_client(emu) as client:
+    with (
+        EmulatorThread(EmulatorConfig(webhooks=(subscription,))) as emu,
+        admin_client(emu) as admin,
+        router_client(emu) as client,
+    ):
         setup_queue(admin)
         add_worker(client, "w")
         add_job(client, "j")
