@@ -8,8 +8,11 @@ PYTHON ?= $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov (deploy-template checks) pins many packages of its own, so it gets a venv of its own.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: help venv test lint typecheck unit demo clean
+.PHONY: help venv venv-infra test lint typecheck unit demo clean
 
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
@@ -23,6 +26,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+$(INFRA_STAMP): requirements-infra.txt
+	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it, or set PYTHON=/path/to/python3.13)"; exit 1; }
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	@touch $@
+
+venv-infra: $(INFRA_STAMP)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -30,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(INFRA_STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck unit
@@ -39,4 +50,4 @@ demo: $(STAMP)
 	$(PY) -m devstack $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
