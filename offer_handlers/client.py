@@ -102,12 +102,6 @@ class SdkOfferResponder:
         options = DeclineJobOfferOptions(retry_offer_at=retry_at)
         self._client.decline_job_offer(worker_id, offer_id, options, **self._budget(timeout))
 
-    def close(self) -> None:
-        """Close the underlying client's connections."""
-        close = getattr(self._client, "close", None)
-        if callable(close):
-            close()
-
 
 class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """A ``RetryPolicy`` that never sleeps or retries past the call's ``timeout``.
