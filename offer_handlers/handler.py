@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Final
 
 from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
-from offer_handlers.errors import ConfigurationError, InvalidEventError, InvalidPolicyError
+from offer_handlers.errors import (
+    ConfigurationError,
+    InvalidEventError,
+    InvalidPolicyError,
+    RetryableServiceError,
+)
 from offer_handlers.events import Envelope, OfferIds, is_offer_issued, parse_offer, peek_ids
 from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers, carry_out
 from offer_handlers.policy import NO_POLICY, Policy, load_policy_file, load_policy_text
@@ -126,7 +131,6 @@ class OfferHandler:
             )
             return line.done(Result(Outcome.INVALID), started)
 
-        decision: Decision | None = None
         try:
             config = self.config()
             decision = config.decider(offer, config.policy, now=now)
@@ -144,7 +148,9 @@ class OfferHandler:
             status = getattr(err, "status_code", None)
             if isinstance(status, int):
                 line.extra["status"] = status
-            _log.error("offer %s failed: %s", _ids_text(line.ids), _cap(str(err), _PAYLOAD_LOG_LIMIT))
+            # A transient failure is routine (Event Grid redelivers); anything else needs a person.
+            level = logging.WARNING if isinstance(err, RetryableServiceError) else logging.ERROR
+            _log.log(level, "offer %s failed: %s", _ids_text(line.ids), _cap(str(err), _PAYLOAD_LOG_LIMIT))
             line.done(Result(Outcome.ERROR), started)
             raise
         if result.status_code is not None:
