@@ -252,6 +252,9 @@ def test_a_transient_failure_logs_error_then_raises(caplog: pytest.LogCaptureFix
         "RetryableServiceError",
         "503",
     )
+    (detail,) = [r for r in caplog.records if r.name == "offer_handlers.handler"]
+    assert detail.levelno == logging.WARNING  # routine: Event Grid redelivers
+    assert EG["data"]["offerId"] in detail.getMessage()
 
 
 def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(
@@ -268,6 +271,8 @@ def test_an_invalid_policy_fails_every_offer_with_a_configuration_error(
     assert "when.queues" in str(caught.value)
     line = only_line(caplog)
     assert (line["decision"], line["outcome"], line["error"]) == ("none", "error", "ConfigurationError")
+    (detail,) = [r for r in caplog.records if r.name == "offer_handlers.handler"]
+    assert detail.levelno == logging.ERROR  # needs a person
 
 
 def test_without_a_connection_string_or_endpoint_the_first_call_names_both_settings(
