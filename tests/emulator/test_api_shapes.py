@@ -310,3 +310,41 @@ def test_static_prioritization_rule_round_trips(admin: JobRouterAdministrationCl
         "cp", ClassificationPolicy(fallback_queue_id="q", prioritization_rule=StaticRouterRule(value=10.0))
     )
     assert policy.as_dict()["prioritizationRule"] == {"kind": "static", "value": 10}
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "missing"),
+    [
+        ("job", {"channelId": "voice", "queueId": "nope"}, "nope"),
+        ("job", {"channelId": "voice", "classificationPolicyId": "no-cp"}, "no-cp"),
+        ("queue", {"distributionPolicyId": "no-dp"}, "no-dp"),
+        ("classificationPolicy", {"fallbackQueueId": "no-q"}, "no-q"),
+    ],
+    ids=["job-queue", "job-classification-policy", "queue-distribution-policy", "fallback-queue"],
+)
+def test_a_reference_to_a_missing_resource_is_a_bad_request_naming_it(
+    admin: JobRouterAdministrationClient,
+    client: JobRouterClient,
+    kind: str,
+    body: dict[str, Any],
+    missing: str,
+) -> None:
+    upsert = {
+        "job": lambda: client.upsert_job("j", body),
+        "queue": lambda: admin.upsert_queue("q", body),
+        "classificationPolicy": lambda: admin.upsert_classification_policy("cp", body),
+    }[kind]
+    with pytest.raises(HttpResponseError) as raised:
+        upsert()
+    assert raised.value.status_code == 400
+    assert missing in raised.value.response.text()
+
+
+def test_a_job_needs_a_channel_and_a_queue_or_policy(
+    admin: JobRouterAdministrationClient, client: JobRouterClient
+) -> None:
+    setup_queue(admin)
+    for body in ({"queueId": "q"}, {"channelId": "voice"}):
+        with pytest.raises(HttpResponseError) as raised:
+            client.upsert_job("j", body)
+        assert raised.value.status_code == 400

@@ -249,3 +249,28 @@ def test_queue_statistics_and_position(admin: JobRouterAdministrationClient, cli
         2,
     )
     assert client.get_queue_position("high").position == 1
+
+
+def test_changing_a_registered_worker_publishes_worker_updated(
+    emu: EmulatorThread, ready: JobRouterClient
+) -> None:
+    ready.upsert_worker("w", {"labels": {"lang": "en"}, "capacity": 2})
+    updated = [e for e in emu.events if e.event_type.endswith("RouterWorkerUpdated")]
+    assert len(updated) == 1
+    assert updated[0].subject == "worker/w"
+    assert updated[0].data["updatedWorkerProperties"] == ["TotalCapacity", "Labels"]
+    assert updated[0].data["labels"] == {"Id": "w", "lang": "en"}
+
+
+def test_a_job_can_be_unassigned_at_most_three_times(ready: JobRouterClient) -> None:
+    client = ready
+    add_job(client, "j")
+    for count in range(1, 5):
+        offer = wait_offer(client, "w", "j")
+        assignment = client.accept_job_offer("w", offer.offer_id).assignment_id
+        if count <= 3:
+            assert client.unassign_job("j", assignment).unassignment_count == count
+        else:
+            with pytest.raises(HttpResponseError) as raised:
+                client.unassign_job("j", assignment)
+            assert raised.value.status_code == 400
