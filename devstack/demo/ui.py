@@ -1,0 +1,252 @@
+"""The terminal side of the demo, with ``rich``: a header, live progress and the summary tables.
+
+On a terminal the progress is a live panel redrawn a few times a second; elsewhere (CI logs, pipes) it is
+one plain line every few seconds. ``summary_tables`` renders a :class:`~devstack.demo.summary.Summary`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Final
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from devstack.demo import events as ev
+from devstack.demo.run import LIVE_OFFER_EVENTS, DemoOptions, Progress
+from devstack.demo.scenario import Scenario
+from devstack.demo.stack import StackInfo
+from devstack.demo.summary import Latency, Summary
+
+__all__ = ["RichView", "progress_line", "summary_tables"]
+
+_PLAIN_EVERY: Final = 5.0
+_STATUS_ORDER: Final = (
+    "created",
+    "pendingClassification",
+    "queued",
+    "assigned",
+    "completed",
+    "closed",
+    "cancelled",
+    "classificationFailed",
+)
+
+
+class RichView:
+    """``DemoView`` on a rich console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._live: Live | None = None
+        self._last_plain = 0.0
+
+    def started(self, scenario: Scenario, options: DemoOptions, info: StackInfo) -> None:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row(
+            "Scenario", f"{scenario.name}: {len(scenario.workers)} workers, {len(scenario.queues)} queue(s)"
+        )
+        grid.add_row(
+            "Run",
+            f"{options.jobs} jobs at {options.rate:g}/s, {info.schema} schema, seed {options.seed} "
+            f"(same choices again: --seed {options.seed})",
+        )
+        grid.add_row("Job Router emulator", info.endpoint)
+        grid.add_row("Functions host", info.webhook_url)
+        for name, path in info.logs.items():
+            grid.add_row(f"Log ({name})", str(path))
+        self.console.print(Panel(grid, title="python -m devstack", expand=False))
+        if self.console.is_terminal:
+            self._live = Live(console=self.console, refresh_per_second=4, transient=False)
+            self._live.start()
+
+    def progress(self, progress: Progress) -> None:
+        if self._live is not None:
+            self._live.update(_progress_panel(progress))
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= _PLAIN_EVERY:
+            self._last_plain = now
+            self.console.print(progress_line(progress), highlight=False)
+
+    def finished(self, summary: Summary) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        for table in summary_tables(summary):
+            self.console.print(table)
+        verdict = Text("OK: " if summary.ok else "FAILED: ", style="bold green" if summary.ok else "bold red")
+        verdict.append(summary.reason)
+        self.console.print(verdict)
+
+    def keep_running(self, info: StackInfo) -> None:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column(overflow="fold")
+        grid.add_row("Job Router endpoint", info.endpoint)
+        grid.add_row("Access key (public dev key)", info.access_key)
+        grid.add_row("Connection string", info.connection_string)
+        grid.add_row("Function webhook", info.webhook_url)
+        grid.add_row("Agent app webhook", info.agent_webhook)
+        grid.add_row("Admin API", f"{info.endpoint}/admin/state  {info.endpoint}/admin/events")
+        grid.add_row(
+            "SDK",
+            f'JobRouterClient("{info.endpoint}", AzureKeyCredential(KEY))  '
+            "(not from_connection_string: it turns http into https)",
+        )
+        grid.add_row(
+            "curl",
+            f"curl {info.endpoint}/admin/state | python -m json.tool   "
+            "(/routing needs HMAC signatures: use the SDK)",
+        )
+        self.console.print(
+            Panel(
+                grid, title="Everything is still running: Ctrl-C stops it", expand=False, border_style="cyan"
+            )
+        )
+
+    def close(self) -> None:
+        """Stop the live display if it is still on (an interrupted run)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _count_text(pairs: Iterable[tuple[str, int]]) -> str:
+    return " · ".join(f"{label} {count}" for label, count in pairs)
+
+
+def _job_pairs(progress: Progress) -> list[tuple[str, int]]:
+    known = [(s, progress.jobs_by_status[s]) for s in _STATUS_ORDER if progress.jobs_by_status.get(s)]
+    others = sorted((s, n) for s, n in progress.jobs_by_status.items() if s not in _STATUS_ORDER)
+    return known + others
+
+
+def _offer_pairs(progress: Progress) -> list[tuple[str, int]]:
+    pairs = [(label, progress.events.get(kind, 0)) for kind, label in LIVE_OFFER_EVENTS]
+    pairs.insert(3, ("left", progress.host.outcomes().get("left", 0)))
+    return pairs
+
+
+def progress_line(progress: Progress) -> str:
+    """The plain one-line progress (non-terminal output)."""
+    return (
+        f"[{progress.elapsed:5.1f}s] jobs {progress.submitted}/{progress.planned} submitted, "
+        f"{progress.settled} done ({_count_text(_job_pairs(progress))}) "
+        f"| offers {_count_text(_offer_pairs(progress))}"
+        f" | function {progress.host.invocations} invocations, {progress.host.invocations_failed} failed"
+    )
+
+
+def _progress_panel(progress: Progress) -> RenderableType:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    bar = ProgressBar(total=max(progress.planned, 1), completed=progress.settled, width=40)
+    grid.add_row("Done", Group(bar, Text(f"{progress.settled}/{progress.planned} jobs in a final state")))
+    grid.add_row("Submitted", f"{progress.submitted}/{progress.planned}")
+    grid.add_row("Jobs", _count_text(_job_pairs(progress)) or "-")
+    grid.add_row("Offers", _count_text(_offer_pairs(progress)))
+    grid.add_row(
+        "Workers",
+        _count_text(
+            [
+                ("deregistered", progress.events.get(ev.WORKER_DEREGISTERED, 0)),
+                ("registered again", progress.agent.re_registered),
+            ]
+        ),
+    )
+    grid.add_row(
+        "Function",
+        f"{progress.host.invocations} invocations, {progress.host.invocations_failed} failed",
+    )
+    grid.add_row(
+        "Agent app",
+        _count_text(
+            [
+                ("accepted", progress.agent.accepted),
+                ("let expire", progress.agent.let_expire),
+                ("wrapped up", progress.agent.wrapped_up),
+            ]
+        ),
+    )
+    return Panel(grid, title=f"Running · {progress.elapsed:.1f}s", expand=False)
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def summary_tables(summary: Summary) -> list[RenderableType]:
+    """The summary as rich tables: jobs, offers, latency, function, agent app, scenario paths, problems."""
+    tables: list[RenderableType] = []
+
+    outcomes = Table(
+        title=f"Summary · {summary.jobs_planned} jobs in {summary.elapsed_seconds:.1f}s", title_justify="left"
+    )
+    outcomes.add_column("What")
+    outcomes.add_column("Outcome")
+    outcomes.add_column("Count", justify="right")
+    for status, count in summary.jobs_by_status:
+        outcomes.add_row("jobs", status, str(count))
+    outcomes.add_section()
+    for label, count in summary.offers:
+        outcomes.add_row("offers" if not label.startswith("workers") else "workers", label, str(count))
+    outcomes.add_section()
+    outcomes.add_row("function", "invocations succeeded", str(summary.invocations_ok))
+    outcomes.add_row("function", "invocations failed", str(summary.invocations_failed))
+    for outcome, count in summary.decision_outcomes:
+        outcomes.add_row("function", f"decision log: {outcome}", str(count))
+    outcomes.add_section()
+    agent = summary.agent
+    for label, count in (
+        ("accepted", agent.accepted),
+        ("let expire", agent.let_expire),
+        ("withdrawn before answering", agent.withdrawn),
+        ("too late (404/409)", agent.late),
+        ("workers registered again", agent.re_registered),
+        ("jobs completed and closed", agent.wrapped_up),
+        ("errors", agent.errors),
+    ):
+        outcomes.add_row("agent app", label, str(count))
+    tables.append(outcomes)
+
+    latency = Table(title="Offer issued → answered (ms, from event times)", title_justify="left")
+    for name in ("Answered", "n", "p50", "p95", "p99", "max"):
+        latency.add_column(name, justify="left" if name == "Answered" else "right")
+    for label, stats in summary.latency:
+        latency.add_row(label, *_latency_cells(stats))
+    tables.append(latency)
+
+    paths = Table(title="Scenario paths", title_justify="left")
+    paths.add_column("Path")
+    paths.add_column("Count", justify="right")
+    paths.add_column("OK")
+    paths.add_column("Note")
+    for check in summary.paths:
+        paths.add_row(check.name, str(check.count), "yes" if check.ok else "NO", check.note)
+    tables.append(paths)
+
+    if summary.unexpected:
+        problems = Table(title="Jobs not in an expected final state", title_justify="left")
+        for name in ("Job", "Template", "Status", "Expected"):
+            problems.add_column(name)
+        for job in summary.unexpected:
+            problems.add_row(
+                job.job_id, job.template, job.status or "missing", ", ".join(sorted(job.expected))
+            )
+        tables.append(problems)
+    return tables
+
+
+def _latency_cells(stats: Latency | None) -> tuple[str, ...]:
+    if stats is None:
+        return ("0", "-", "-", "-", "-")
+    return (str(stats.count), _ms(stats.p50), _ms(stats.p95), _ms(stats.p99), _ms(stats.max))
