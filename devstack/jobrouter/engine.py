@@ -463,92 +463,92 @@ class Router:
     def _upsert_job(
         self, job_id: str, merged: JsonObject, patch: JsonObject, existing: Record | None
     ) -> Record:
-        now = self.now()
         created = existing is None
-        body = normalize_job(merged, created=created, now=now)
+        body = normalize_job(merged, created=created, now=self.now())
         self._require("queues", body.get("queueId") if "queueId" in patch or created else None, "queueId")
         self._require(
             "classificationPolicies",
             body.get("classificationPolicyId") if "classificationPolicyId" in patch or created else None,
             "classificationPolicyId",
         )
-        mode = body["matchingMode"]
         if existing is None:
-            status = (
-                "pendingSchedule"
-                if mode["kind"] == "scheduleAndSuspend"
-                else "pendingClassification"
-                if body.get("classificationPolicyId")
-                else "created"
-            )
-            full: JsonObject = {
-                "id": job_id,
-                **body,
-                "status": status,
-                "attachedWorkerSelectors": [],
-                "assignments": {},
-            }
-            record = self.store.create("jobs", job_id, full, now)
-            record.internal = {
-                "offers": {},
-                "declined": {},
-                "retryAt": {},
-                "triggered": [],
-                "unassignments": 0,
-            }
-            if body.get("queueId"):
-                record.internal["requestedQueueId"] = body["queueId"]
-            self._emit(
-                events.job_received(
-                    **self._job_base(record),
-                    job_status=status,
-                    unavailable_for_matching=mode["kind"] != "queueAndMatch",
-                    classification_policy_id=body.get("classificationPolicyId"),
-                    priority=body.get("priority"),
-                    requested_worker_selectors=body["requestedWorkerSelectors"],
-                    scheduled_on=parse_time(mode["scheduleAt"], field="scheduleAt")
-                    if "scheduleAt" in mode
-                    else None,
-                )
-            )
-            self._later(("process", job_id), lambda: self._process(job_id))
-            return record
+            return self._create_job(job_id, body)
+        self._update_job(existing, body, patch)
+        return existing
 
-        old = existing.body
+    def _create_job(self, job_id: str, body: JsonObject) -> Record:
+        mode = body["matchingMode"]
+        if mode["kind"] == "scheduleAndSuspend":
+            status = "pendingSchedule"
+        elif body.get("classificationPolicyId"):
+            status = "pendingClassification"
+        else:
+            status = "created"
+        full: JsonObject = {
+            "id": job_id,
+            **body,
+            "status": status,
+            "attachedWorkerSelectors": [],
+            "assignments": {},
+        }
+        record = self.store.create("jobs", job_id, full, self.now())
+        record.internal = {"offers": {}, "declined": {}, "retryAt": {}, "triggered": [], "unassignments": 0}
+        if body.get("queueId"):
+            record.internal["requestedQueueId"] = body["queueId"]
+        self._emit(
+            events.job_received(
+                **self._job_base(record),
+                job_status=status,
+                unavailable_for_matching=mode["kind"] != "queueAndMatch",
+                classification_policy_id=body.get("classificationPolicyId"),
+                priority=body.get("priority"),
+                requested_worker_selectors=body["requestedWorkerSelectors"],
+                scheduled_on=parse_time(mode["scheduleAt"], field="scheduleAt")
+                if "scheduleAt" in mode
+                else None,
+            )
+        )
+        self._later(("process", job_id), functools.partial(self._process, job_id))
+        return record
+
+    def _update_job(self, job: Record, body: JsonObject, patch: JsonObject) -> None:
+        """Apply a PATCH; a job not yet with a worker moves forward again (reclassified, re-queued...)."""
+        job_id = str(job.body["id"])
+        old = job.body
         if "queueId" in patch:
-            existing.internal["requestedQueueId"] = body.get("queueId")
+            job.internal["requestedQueueId"] = body.get("queueId")
         if "requestedWorkerSelectors" not in patch:
             body["requestedWorkerSelectors"] = old.get("requestedWorkerSelectors", [])
         old_queue = old.get("queueId")
         old_mode = old.get("matchingMode", {"kind": "queueAndMatch"})
-        new_body = {k: v for k, v in old.items() if k not in WRITABLE["jobs"]}
-        new_body.update(body)
-        existing.body = new_body
-        status = str(new_body["status"])
-        if status in _UNSETTLED:
-            if mode["kind"] == "scheduleAndSuspend":
-                if mode != old_mode or status not in ("pendingSchedule", "scheduled", "waitingForActivation"):
-                    self._leave_matching(existing)
-                    new_body["status"] = "pendingSchedule"
-                    self._later(("process", job_id), lambda: self._process(job_id))
-            elif mode["kind"] == "suspend":
-                if status != "waitingForActivation":
-                    self._later(("process", job_id), lambda: self._process(job_id))
-            elif new_body.get("classificationPolicyId"):
-                self._leave_matching(existing)
-                new_body["status"] = "pendingClassification"
-                self._later(("process", job_id), lambda: self._process(job_id))
-            elif status == "queued":
-                if new_body.get("queueId") != old_queue:
-                    self._leave_matching(existing)
-                    self._enqueue(existing, queue_changed=True)
-                else:
-                    self._arm_selector_expiry(existing)
-                    self._request_dispatch()
-            else:
-                self._later(("process", job_id), lambda: self._process(job_id))
-        self._touch("jobs", existing)
-        return existing
+        job.body = {k: v for k, v in old.items() if k not in WRITABLE["jobs"]} | body
+        self._touch("jobs", job)
+        status, mode = str(job.body["status"]), body["matchingMode"]
+        process = functools.partial(
+            self._later, ("process", job_id), functools.partial(self._process, job_id)
+        )
+        if status not in _UNSETTLED:
+            return
+        if mode["kind"] == "scheduleAndSuspend":
+            if mode != old_mode or status not in ("pendingSchedule", "scheduled", "waitingForActivation"):
+                self._leave_matching(job)
+                job.body["status"] = "pendingSchedule"
+                process()
+        elif mode["kind"] == "suspend":
+            if status != "waitingForActivation":
+                process()
+        elif job.body.get("classificationPolicyId"):
+            self._leave_matching(job)
+            job.body["status"] = "pendingClassification"
+            process()
+        elif status != "queued":
+            process()
+        elif job.body.get("queueId") != old_queue:
+            self._leave_matching(job)
+            self._enqueue(job, queue_changed=True)
+        else:
+            self._arm_selector_expiry(job)
+            self._request_dispatch()
 
     def _process(self, job_id: str) -> None:
         """Move a job forward after an upsert: schedule, suspend, classify or queue it."""
@@ -789,9 +789,7 @@ class Router:
                 worker = self.store.get("workers", candidate.worker_id)
                 assert worker is not None
                 self._issue_offer(job, worker, policy, now)
-                rr = dict(self.store.meta.get("roundRobin", {}))
-                rr[str(queue.body["id"])] = candidate.worker_id
-                self.store.set_meta("roundRobin", rr)
+                self.store.meta_dict("roundRobin")[str(queue.body["id"])] = candidate.worker_id
 
     def _channel(self, worker: Mapping[str, Any], channel_id: Any) -> Mapping[str, Any] | None:
         for channel in worker.get("channels", []):
@@ -938,7 +936,7 @@ class Router:
 
     def _revoke(self, worker: Record, offer: Mapping[str, Any], *, reason: str) -> None:
         job = self._take_offer(worker, offer)
-        revoked = dict(self.store.meta.get("revokedOffers", {}))
+        revoked = self.store.meta_dict("revokedOffers")
         revoked[str(offer["offerId"])] = {
             "workerId": str(worker.body["id"]),
             "jobId": str(offer["jobId"]),
@@ -946,7 +944,6 @@ class Router:
         }
         while len(revoked) > _REVOKED_MEMORY:
             revoked.pop(next(iter(revoked)))
-        self.store.set_meta("revokedOffers", revoked)
         self._emit(events.offer_revoked(**self._offer_event_args(worker, offer, job)))
 
     def _expire_offer(self, worker_id: str, offer_id: str) -> None:
@@ -1061,11 +1058,10 @@ class Router:
         if not enqueued:
             return
         minutes = (now - parse_time(enqueued, field="enqueuedAt")).total_seconds() / 60.0
-        waits = dict(self.store.meta.get("waits", {}))
+        waits = self.store.meta_dict("waits")
         key = f"{job.body.get('queueId')}|{job.body.get('priority', 1)}"
         total, count = waits.get(key, [0.0, 0])
         waits[key] = [float(total) + minutes, int(count) + 1]
-        self.store.set_meta("waits", waits)
 
     # ======================================================================== job actions
 
@@ -1225,7 +1221,7 @@ class Router:
         self._leave_matching(job)
         job.body["status"] = "pendingClassification"
         self._touch("jobs", job)
-        self._later(("process", job_id), lambda: self._process(job_id))
+        self._later(("process", job_id), functools.partial(self._process, job_id))
 
     def _delete_job(self, job: Record) -> None:
         job_id = str(job.body["id"])
@@ -1336,7 +1332,7 @@ class Router:
         self._touch("jobs", job)
         job_id = str(body["id"])
         if body.get("classificationPolicyId"):
-            self._later(("process", job_id), lambda: self._process(job_id))
+            self._later(("process", job_id), functools.partial(self._process, job_id))
         else:
             self._classify(job)
 

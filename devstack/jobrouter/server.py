@@ -90,7 +90,9 @@ class Emulator:
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
             )
-            runner = web.AppRunner(api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+            runner = web.AppRunner(
+                api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
             await runner.setup()
             self._runner = runner
             site = web.TCPSite(runner, self.config.host, self.config.port)

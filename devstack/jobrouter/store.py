@@ -67,7 +67,7 @@ class Store:
         self.meta: JsonObject = {"seq": 0}
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
-        self._meta_dirty = False
+        self._meta_dirty: set[str] = set()
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._open(path)
@@ -85,7 +85,7 @@ class Store:
     def create(self, kind: str, resource_id: str, body: JsonObject, now: datetime) -> Record:
         """Add a new record with a fresh etag and the next sequence number."""
         self.meta["seq"] = int(self.meta["seq"]) + 1
-        self._meta_dirty = True
+        self._meta_dirty.add("seq")
         record = Record(body=body, etag=new_etag(), last_modified=now, seq=int(self.meta["seq"]))
         self.collections[kind][resource_id] = record
         self._mark(kind, resource_id)
@@ -110,9 +110,15 @@ class Store:
         return record
 
     def set_meta(self, key: str, value: Any) -> None:
-        """Set a meta value (persisted)."""
+        """Set a meta value (persisted at the next flush)."""
         self.meta[key] = value
-        self._meta_dirty = True
+        self._meta_dirty.add(key)
+
+    def meta_dict(self, key: str) -> dict[str, Any]:
+        """A meta value that is a JSON object, to be changed in place; it is marked for the next flush."""
+        value = self.meta.setdefault(key, {})
+        self._meta_dirty.add(key)
+        return value  # type: ignore[no-any-return]
 
     def _mark(self, kind: str, resource_id: str) -> None:
         self._deleted.discard((kind, resource_id))
@@ -149,7 +155,7 @@ class Store:
         self._db = db
         self._load()
         self.meta["schemaVersion"] = _SCHEMA_VERSION
-        self._meta_dirty = True
+        self._meta_dirty.add("schemaVersion")
         self.flush()
 
     def _load(self) -> None:
@@ -177,7 +183,7 @@ class Store:
         if self._db is None:
             self._dirty.clear()
             self._deleted.clear()
-            self._meta_dirty = False
+            self._meta_dirty.clear()
             return
         if not (self._dirty or self._deleted or self._meta_dirty):
             return
@@ -203,11 +209,10 @@ class Store:
                         json.dumps(record.internal),
                     ),
                 )
-            if self._meta_dirty:
-                db.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [(k, json.dumps(v)) for k, v in self.meta.items()],
-                )
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(self.meta[k])) for k in self._meta_dirty if k in self.meta],
+            )
             db.execute("COMMIT")
         except sqlite3.Error:
             log.exception("writing the state file failed; the in-memory state is still current")
@@ -216,7 +221,7 @@ class Store:
             return
         self._dirty.clear()
         self._deleted.clear()
-        self._meta_dirty = False
+        self._meta_dirty.clear()
 
     def clear(self) -> None:
         """Drop every record (admin reset); the state file is emptied at the next flush."""
@@ -226,7 +231,7 @@ class Store:
         self.meta = {"seq": self.meta.get("seq", 0), "schemaVersion": _SCHEMA_VERSION}
         if self._db is not None:
             self._db.execute("DELETE FROM meta")
-        self._meta_dirty = True
+        self._meta_dirty = set(self.meta)
 
     def close(self) -> None:
         """Flush and close the state file."""
