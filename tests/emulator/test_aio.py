@@ -127,3 +127,17 @@ def test_aio_decline_then_the_next_worker_gets_the_offer() -> None:
         assert types == ["RouterWorkerOfferIssued", "RouterWorkerOfferDeclined", "RouterWorkerOfferIssued"]
 
     run(scenario)
+
+
+def test_aio_paging_follows_next_links_and_signs_them() -> None:
+    async def scenario(emu: Emulator, admin: JobRouterAdministrationClient, client: JobRouterClient) -> None:
+        ids = [f"dp {n}/ü" for n in range(7)]  # the aiohttp transport normalises URLs before signing
+        for policy_id in ids:
+            await admin.upsert_distribution_policy(policy_id, {"offerExpiresAfterSeconds": 5})
+        pages = [
+            [p.id async for p in page]
+            async for page in admin.list_distribution_policies(results_per_page=2).by_page()
+        ]
+        assert pages == [ids[6:4:-1], ids[4:2:-1], ids[2:0:-1], ids[0:1]]
+
+    run(scenario)
