@@ -288,9 +288,17 @@ class Router:
     def _upsert_exception_policy(
         self, resource_id: str, merged: JsonObject, patch: JsonObject, existing: Record | None
     ) -> Record:
-        record = self._store_simple(
-            "exceptionPolicies", resource_id, normalize_exception_policy(merged), existing
-        )
+        body = normalize_exception_policy(merged)
+        for i, rule in enumerate(body["exceptionRules"]):
+            for j, action in enumerate(rule["actions"]):
+                field = f"exceptionRules[{i}].actions[{j}]"
+                self._require("queues", action.get("queueId"), f"{field}.queueId")
+                self._require(
+                    "classificationPolicies",
+                    action.get("classificationPolicyId"),
+                    f"{field}.classificationPolicyId",
+                )
+        record = self._store_simple("exceptionPolicies", resource_id, body, existing)
         for queue in self.store.all("queues"):
             if queue.body.get("exceptionPolicyId") == resource_id:
                 for job in self._queued_jobs(str(queue.body["id"])):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
 from azure.communication.jobrouter.models import (
     CancelExceptionAction,
@@ -18,6 +21,7 @@ from azure.communication.jobrouter.models import (
     StaticQueueSelectorAttachment,
     WaitTimeExceptionTrigger,
 )
+from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import EmulatorThread
 from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status, wait_until
@@ -121,7 +125,20 @@ def test_a_rule_fires_once_per_job(
     add_job(client, "j")
     wait_until(lambda: client.get_job("j").priority == 3, timeout=5)
     wait_until(lambda: "RouterJobExceptionTriggered" in event_types(emu, subject_contains="job/j"))
-    import time
-
     time.sleep(1.0)
     assert event_types(emu, subject_contains="job/j").count("RouterJobExceptionTriggered") == 1
+
+
+def test_an_action_referring_to_a_missing_queue_is_a_bad_request(
+    admin: JobRouterAdministrationClient,
+) -> None:
+
+    rule = ExceptionRule(
+        id="rule",
+        trigger=QueueLengthExceptionTrigger(threshold=1),
+        actions=[ManualReclassifyExceptionAction(queue_id="gone")],
+    )
+    with pytest.raises(HttpResponseError) as raised:
+        admin.upsert_exception_policy("ep", ExceptionPolicy(exception_rules=[rule]))
+    assert raised.value.status_code == 400
+    assert "exceptionRules[0].actions[0].queueId" in raised.value.response.text()
