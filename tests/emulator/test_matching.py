@@ -24,6 +24,7 @@ from tests.emulator.helpers import (
     setup_queue,
     wait_offer,
     wait_status,
+    wait_until,
 )
 
 
@@ -35,8 +36,6 @@ def offered_to(client: JobRouterClient, job_id: str, workers: list[str]) -> str:
             if any(o.job_id == job_id for o in offers(client, worker_id)):
                 return worker_id
         return None
-
-    from tests.emulator.helpers import wait_until
 
     return wait_until(holder, what=f"an offer for {job_id}")
 
