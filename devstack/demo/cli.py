@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import signal
 import sys
@@ -33,6 +34,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+_PLAIN_WIDTH: Final = 140
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,8 +104,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
-    console = Console(highlight=False)
-    err_console = Console(stderr=True, highlight=False)
+    # Off a terminal (CI logs, pipes) rich would wrap the tables at 80 columns; give them room.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else _PLAIN_WIDTH
+    console = Console(highlight=False, width=width)
+    err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as err:

@@ -49,7 +49,7 @@ class RichView:
     def started(self, scenario: Scenario, options: DemoOptions, info: StackInfo) -> None:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
-        grid.add_column()
+        grid.add_column(overflow="fold")
         grid.add_row(
             "Scenario", f"{scenario.name}: {len(scenario.workers)} workers, {len(scenario.queues)} queue(s)"
         )
@@ -87,30 +87,23 @@ class RichView:
         self.console.print(verdict)
 
     def keep_running(self, info: StackInfo) -> None:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column(overflow="fold")
-        grid.add_row("Job Router endpoint", info.endpoint)
-        grid.add_row("Access key (public dev key)", info.access_key)
-        grid.add_row("Connection string", info.connection_string)
-        grid.add_row("Function webhook", info.webhook_url)
-        grid.add_row("Agent app webhook", info.agent_webhook)
-        grid.add_row("Admin API", f"{info.endpoint}/admin/state  {info.endpoint}/admin/events")
-        grid.add_row(
-            "SDK",
-            f'JobRouterClient("{info.endpoint}", AzureKeyCredential(KEY))  '
-            "(not from_connection_string: it turns http into https)",
-        )
-        grid.add_row(
-            "curl",
-            f"curl {info.endpoint}/admin/state | python -m json.tool   "
-            "(/routing needs HMAC signatures: use the SDK)",
+        # Plain lines, never wrapped: these values are made to be copied.
+        rows = (
+            ("Job Router endpoint", info.endpoint),
+            ("Access key", f"{info.access_key}  (the public development key)"),
+            ("Connection string", info.connection_string),
+            ("Function webhook", info.webhook_url),
+            ("Agent app webhook", info.agent_webhook),
+            ("Admin API", f"{info.endpoint}/admin/state  {info.endpoint}/admin/events"),
+            ("SDK", f'JobRouterClient("{info.endpoint}", AzureKeyCredential(KEY))'),
+            ("", "(not from_connection_string: the SDK turns its http:// into https://)"),
+            ("curl", f"curl -s {info.endpoint}/admin/state   (/routing needs HMAC signatures: use the SDK)"),
         )
         self.console.print(
-            Panel(
-                grid, title="Everything is still running: Ctrl-C stops it", expand=False, border_style="cyan"
-            )
+            "[bold cyan]Everything is still running (the agent app too); Ctrl-C stops it.[/]", soft_wrap=True
         )
+        for name, value in rows:
+            self.console.print(f"  {name:<20}  {value}", soft_wrap=True, markup=False)
 
     def close(self) -> None:
         """Stop the live display if it is still on (an interrupted run)."""
