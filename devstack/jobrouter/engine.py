@@ -1081,7 +1081,7 @@ class Router:
 
     def _assignment(self, job: Record, assignment_id: str) -> JsonObject:
         assignment = job.body.get("assignments", {}).get(assignment_id)
-        if assignment is None:
+        if assignment is None or job.internal.get("pendingUnassign") == assignment_id:
             raise NotFound(f"Assignment not found. AssignmentId: {assignment_id}, JobId: {job.body['id']}")
         return assignment  # type: ignore[no-any-return]
 
@@ -1197,7 +1197,12 @@ class Router:
         self._request_dispatch()
 
     def unassign_job(self, job_id: str, assignment_id: str, suspend_matching: bool) -> JsonObject:
-        """Unassign: the job goes back to its queue (or waits for activation with ``suspendMatching``)."""
+        """Unassign: the job goes back to its queue (or waits for activation with ``suspendMatching``).
+
+        Without ``suspendMatching`` the job and the worker keep showing the assignment until the job is
+        processed (``processing_delay``), as the live service did; then the capacity is released and the job
+        re-queued and offered again.
+        """
         job = self._job(job_id)
         assignment = self._assignment(job, assignment_id)
         if job.body.get("status") != "assigned" or "completedAt" in assignment:
@@ -1207,17 +1212,33 @@ class Router:
             raise BadRequest(f"Job {job_id!r} has been unassigned {MAX_UNASSIGNMENTS} times, the maximum.")
         job.internal["unassignments"] = count
         worker_id = assignment.get("workerId")
-        del job.body["assignments"][assignment_id]
-        self._release(job, assignment_id, worker_id)
         self._emit(
             events.job_unassigned(**self._job_base(job), assignment_id=assignment_id, worker_id=worker_id)
         )
         if suspend_matching:
+            del job.body["assignments"][assignment_id]
+            self._release(job, assignment_id, worker_id)
             job.body["matchingMode"] = {"kind": "suspend"}
             self._wait_for_activation(job)
         else:
-            self._enqueue(job, queue_changed=False)
+            job.internal["pendingUnassign"] = assignment_id
+            self.store.touch("jobs", job_id, self.now(), changed=False)
+            self._later(("unassign", job_id), functools.partial(self._finish_unassign, job_id))
         return {"jobId": job_id, "unassignmentCount": count}
+
+    def _finish_unassign(self, job_id: str) -> None:
+        job = self.store.get("jobs", job_id)
+        if job is None:
+            return
+        assignment_id = job.internal.pop("pendingUnassign", None)
+        self.store.touch("jobs", job_id, self.now(), changed=False)
+        if assignment_id is None or job.body.get("status") != "assigned":
+            return
+        assignment = job.body.get("assignments", {}).pop(assignment_id, None)
+        if assignment is None:
+            return
+        self._release(job, assignment_id, assignment.get("workerId"))
+        self._enqueue(job, queue_changed=False)
 
     def reclassify_job(self, job_id: str) -> None:
         """Reclassify with the job's classification policy."""
@@ -1411,6 +1432,8 @@ class Router:
                     parse_time(at, field="retryAt"),
                     functools.partial(self._retry_due, job_id, worker_id),
                 )
+            if job.internal.get("pendingUnassign") is not None:
+                self._later(("unassign", job_id), functools.partial(self._finish_unassign, job_id))
             pending = job.internal.get("pendingClose")
             if pending is not None:
                 self.timers.at(

@@ -371,6 +371,22 @@ def _labels_with_id(resource_id: str, merged: Any, patch_labels: Any, *, created
     return {"Id": resource_id, **labels}
 
 
+def _resource_labels(
+    resource_id: str,
+    body: JsonObject,
+    patch: Mapping[str, Any],
+    *,
+    created: bool,
+    previous: JsonObject | None,
+) -> JsonObject:
+    """Queue/worker labels after an upsert; labels that did not change keep their stored order (recorded)."""
+    old = previous.get("labels") if previous is not None else None
+    if not created and old is not None and "labels" not in patch:
+        return dict(old)
+    new = _labels_with_id(resource_id, body.get("labels"), patch.get("labels"), created=created)
+    return dict(old) if old is not None and new == old else new
+
+
 def normalize_queue(
     resource_id: str,
     body: JsonObject,
@@ -384,10 +400,7 @@ def normalize_queue(
     for key in ("name", "distributionPolicyId"):
         if body.get(key) is not None:
             out[key] = _str(body[key], key)
-    if not created and previous is not None and "labels" not in patch:
-        out["labels"] = previous.get("labels", {"Id": resource_id})
-    else:
-        out["labels"] = _labels_with_id(resource_id, body.get("labels"), patch.get("labels"), created=created)
+    out["labels"] = _resource_labels(resource_id, body, patch, created=created, previous=previous)
     if body.get("exceptionPolicyId") is not None:
         out["exceptionPolicyId"] = _str(body["exceptionPolicyId"], "exceptionPolicyId")
     return out
@@ -496,10 +509,7 @@ def normalize_worker(
     out["queues"] = [_str(q, f"queues[{i}]") for i, q in enumerate(queues)]
     if body.get("capacity") is not None:
         out["capacity"] = _int(body["capacity"], "capacity", minimum=0)
-    if not created and previous is not None and "labels" not in patch:
-        out["labels"] = previous.get("labels", {"Id": resource_id})
-    else:
-        out["labels"] = _labels_with_id(resource_id, body.get("labels"), patch.get("labels"), created=created)
+    out["labels"] = _resource_labels(resource_id, body, patch, created=created, previous=previous)
     out["tags"] = normalize_labels(body.get("tags", {}), "tags")
     channels = []
     seen: set[str] = set()

@@ -348,3 +348,10 @@ def test_a_job_needs_a_channel_and_a_queue_or_policy(
         with pytest.raises(HttpResponseError) as raised:
             client.upsert_job("j", body)
         assert raised.value.status_code == 400
+
+
+def test_re_upserting_unchanged_labels_keeps_their_stored_order(admin: JobRouterAdministrationClient) -> None:
+    setup_queue(admin, queue_id="q0")
+    admin.upsert_queue("q", {"distributionPolicyId": "dp", "labels": {"key1": "A", "key2": 10}})
+    again = admin.upsert_queue("q", {"distributionPolicyId": "dp", "labels": {"key1": "A", "key2": 10}})
+    assert list(again.labels) == ["key1", "key2", "Id"]

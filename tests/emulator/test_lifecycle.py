@@ -14,12 +14,14 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from devstack.jobrouter import EmulatorThread
+from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from tests.emulator.helpers import (
     add_job,
     add_worker,
+    admin_client,
     event_types,
     offers,
+    router_client,
     setup_queue,
     wait_offer,
     wait_status,
@@ -274,3 +276,28 @@ def test_a_job_can_be_unassigned_at_most_three_times(ready: JobRouterClient) -> 
             with pytest.raises(HttpResponseError) as raised:
                 client.unassign_job("j", assignment)
             assert raised.value.status_code == 400
+
+
+def test_with_a_processing_delay_an_unassigned_job_shows_assigned_until_processed() -> None:
+    with (
+        EmulatorThread(EmulatorConfig(processing_delay=0.5)) as emu,
+        admin_client(emu) as admin,
+        router_client(emu) as client,
+    ):
+        setup_queue(admin)
+        add_worker(client, "w")
+        add_job(client, "j")
+        assert client.get_job("j").status == "created"  # as recorded: processing takes a moment
+        first = wait_offer(client, "w", "j")
+        assignment = client.accept_job_offer("w", first.offer_id).assignment_id
+
+        client.unassign_job("j", assignment)
+
+        worker = client.get_worker("w")  # as recorded: still assigned, no offer yet
+        assert ([a.assignment_id for a in worker.assigned_jobs], worker.offers) == ([assignment], [])
+        assert client.get_job("j").status == "assigned"
+        with pytest.raises(ResourceNotFoundError):
+            client.complete_job("j", assignment)
+        second = wait_offer(client, "w", "j", timeout=5)
+        assert second.offer_id != first.offer_id
+        assert client.get_worker("w").assigned_jobs == []
