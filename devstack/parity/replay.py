@@ -78,7 +78,7 @@ class ReplaySettings:
 
     poll_timeout: float = 2.0
     poll_interval: float = 0.05
-    processing_delay: float = 0.3
+    processing_delay: float = 0.5
     #: upsert objects that pre-existed on Microsoft's shared resource before replaying (else accept 201)
     seed_preexisting: bool = True
 
@@ -92,6 +92,7 @@ class ExchangeResult:
     notes: tuple[str, ...] = ()
     skipped: str | None = None  #: why the request was not sent (never a difference)
     attempts: int = 1
+    seeded: bool = False  #: the object this upsert addresses was seeded first (it pre-existed live)
 
     @property
     def matched(self) -> bool:
@@ -166,7 +167,7 @@ class _Replayer:
         self.client_instants: dict[datetime, datetime] = {}
         self.foreign_only = foreign_only_tokens(recording)
         self.touched: set[tuple[str, str]] = set()
-        self.seeded: dict[tuple[str, str], str] = {}
+        self.seeded: set[tuple[str, str]] = set()
 
     def run(self) -> Iterator[ExchangeResult]:
         if self.settings.seed_preexisting:
@@ -191,7 +192,7 @@ class _Replayer:
             observed = self._request("PATCH", exchange.target, exchange.request_headers, body)
             if observed.status != 201:
                 continue  # not seeded: the replay then accepts 201 for the recorded 200
-            self.seeded[resource] = "seeded before the replay: the object pre-existed on the shared resource"
+            self.seeded.add(resource)
             if resource[0] == "jobs":
                 self._settle(exchange.target)
 
@@ -251,10 +252,8 @@ class _Replayer:
                 break
             time.sleep(self.settings.poll_interval)
         self.bindings = best.bindings
-        notes = best.notes
-        if first_touch and resource in self.seeded:
-            notes = (self.seeded[resource], *notes)
-        return ExchangeResult(exchange, best.differences, notes, attempts=attempts)
+        seeded = first_touch and resource in self.seeded
+        return ExchangeResult(exchange, best.differences, best.notes, attempts=attempts, seeded=seeded)
 
     # --------------------------------------------------------------------------- requests
 
