@@ -180,6 +180,9 @@ async def _run(demo: Demo, view: RichView, err_console: Console) -> int:
             view.close()
             logging.getLogger(__name__).exception("the demo failed")
             err_console.print(f"error: the demo failed: {type(err).__name__}: {err}")
+            problem = demo.stack.failure()
+            if problem is not None:
+                err_console.print(f"error: {problem}")
             return EXIT_FAILED
         return EXIT_OK if summary.ok else EXIT_FAILED
     finally:

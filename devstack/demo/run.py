@@ -36,7 +36,7 @@ from devstack.demo.agent import AgentApp, AgentStats, SdkActions
 from devstack.demo.events import DemoEvent, parse_envelope
 from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Scenario
-from devstack.demo.stack import Stack, StackInfo
+from devstack.demo.stack import Stack, StackError, StackInfo
 from devstack.demo.summary import PlannedJob, Summary, summarize
 from devstack.demo.webhook import AgentWebhook
 
@@ -286,6 +286,9 @@ class Demo:
     async def _settle(self, submitter: asyncio.Task[None]) -> None:
         deadline: float | None = None
         while True:
+            problem = self.stack.failure()
+            if problem is not None:
+                raise StackError(problem)
             await self._poll()
             self.view.progress(self.progress())
             if submitter.done():

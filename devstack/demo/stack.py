@@ -125,6 +125,10 @@ class Stack(Protocol):
         """The function's invocations and decision lines so far."""
         ...
 
+    def failure(self) -> str | None:
+        """Why the stack stopped working (a process exited), or None while it runs."""
+        ...
+
 
 def _host_settings(options: StackOptions, endpoint: str) -> dict[str, str]:
     return {
@@ -323,6 +327,12 @@ class ProcessStack:
     def host_snapshot(self) -> HostSnapshot:
         return self.tally.snapshot()
 
+    def failure(self) -> str | None:
+        for child in self._children:
+            if child.returncode is not None:
+                return f"the {child.name} exited with code {child.returncode}:\n{child.tail()}"
+        return None
+
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
         env["PYTHONUNBUFFERED"] = "1"
@@ -429,6 +439,9 @@ class InProcessStack:
         if self.host is not None:
             self._counts = (self.host.invocations_ok, self.host.invocations_failed)
         return HostSnapshot(*self._counts, self.tally.snapshot().decisions)
+
+    def failure(self) -> str | None:
+        return None  # both run on this loop: a failure raises in the caller instead
 
     async def start(self, *, agent_webhook: str) -> StackInfo:
         from devstack.jobrouter import EmulatorConfig

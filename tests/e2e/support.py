@@ -68,8 +68,8 @@ class LiveStack:
         self._aio_client: AsyncJobRouterClient | None = None
         self.agent: AgentApp | None = None
         self.info: StackInfo | None = None
-        self.admin: JobRouterAdministrationClient | None = None
-        self.client: JobRouterClient | None = None
+        self._admin: JobRouterAdministrationClient | None = None
+        self._client: JobRouterClient | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -81,14 +81,14 @@ class LiveStack:
             self.__exit__(None, None, None)
             raise
         credential = AzureKeyCredential(self.info.access_key)
-        self.admin = JobRouterAdministrationClient(self.info.endpoint, credential, retry_total=0)
-        self.client = JobRouterClient(self.info.endpoint, credential, retry_total=0)
+        self._admin = JobRouterAdministrationClient(self.info.endpoint, credential, retry_total=0)
+        self._client = JobRouterClient(self.info.endpoint, credential, retry_total=0)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for sdk in (self.admin, self.client):
+        for sdk in (self._admin, self._client):
             if sdk is not None:
                 sdk.close()
         if self._thread.is_alive():
@@ -126,6 +126,16 @@ class LiveStack:
         return self.run(run())
 
     # --- parts ----------------------------------------------------------------------------------
+
+    @property
+    def admin(self) -> JobRouterAdministrationClient:
+        assert self._admin is not None
+        return self._admin
+
+    @property
+    def client(self) -> JobRouterClient:
+        assert self._client is not None
+        return self._client
 
     @property
     def emulator(self) -> Emulator:
@@ -197,7 +207,6 @@ class LiveStack:
 
     def queue(self, *, offer_expires_after_seconds: float = 10.0) -> str:
         """A new distribution policy and queue (unique ids); returns the queue id."""
-        assert self.admin is not None
         suffix = uuid.uuid4().hex[:8]
         self.admin.upsert_distribution_policy(
             f"dp-{suffix}",
@@ -221,7 +230,6 @@ class LiveStack:
     ) -> str:
         """A registered worker labelled like the scenario's (kind, level); ``answers`` hands its offers to
         the agent app."""
-        assert self.client is not None
         worker_id = f"{kind}-{uuid.uuid4().hex[:8]}"
         agent = self.agent
         assert agent is not None
@@ -240,7 +248,6 @@ class LiveStack:
 
     def job(self, queue_id: str, *, vip: bool = False, requires_human: bool = False) -> str:
         """Submit a chat job labelled like the scenario's; returns its id."""
-        assert self.client is not None
         job_id = f"job-{uuid.uuid4().hex[:8]}"
         self.client.upsert_job(
             job_id,
@@ -254,12 +261,10 @@ class LiveStack:
         return job_id
 
     def job_status(self, job_id: str) -> str:
-        assert self.client is not None
         return str(self.client.get_job(job_id).status)
 
     def assigned_worker(self, job_id: str) -> str | None:
         """The worker the job is assigned to (None while unassigned)."""
-        assert self.client is not None
         job = self.client.get_job(job_id)
         if job.status != "assigned" or not job.assignments:
             return None

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -109,16 +109,20 @@ class Orchestrator:
         self.close_pipes()
 
 
+type Start = Callable[..., Orchestrator]
+
+
 @pytest.fixture
-def run_devstack(tmp_path: Path) -> Iterator[type[Orchestrator]]:
+def run_devstack(tmp_path: Path) -> Iterator[Start]:
+    """Start ``python -m devstack ARGS`` (logs in tmp_path); killed at the end if still running."""
     started: list[Orchestrator] = []
 
-    class Started(Orchestrator):
-        def __init__(self, *args: str) -> None:
-            super().__init__(*args, log_dir=tmp_path)
-            started.append(self)
+    def start(*args: str) -> Orchestrator:
+        orchestrator = Orchestrator(*args, log_dir=tmp_path)
+        started.append(orchestrator)
+        return orchestrator
 
-    yield Started
+    yield start
     for orchestrator in started:
         orchestrator.kill()
 
@@ -138,7 +142,7 @@ def _wait_until_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
     return alive
 
 
-def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: type[Orchestrator], tmp_path: Path) -> None:
+def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: Start, tmp_path: Path) -> None:
     code, stdout, stderr = run_devstack("--jobs", "10", "--seed", "7").finish(timeout=120)
 
     assert code == 0, stderr
@@ -154,7 +158,7 @@ def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: type[Orchestrator], 
     assert {p.name for p in tmp_path.iterdir()} >= {"emulator.log", "functions-host.log", "orchestrator.log"}
 
 
-def test_ctrl_c_stops_the_run_and_no_child_process_survives(run_devstack: type[Orchestrator]) -> None:
+def test_ctrl_c_stops_the_run_and_no_child_process_survives(run_devstack: Start) -> None:
     demo = run_devstack("--jobs", "1000", "--rate", "5", "--seed", "1")
     demo.wait_for_line(r"Functions host\s+http://", timeout=60)
     demo.wait_for_line(r"jobs \d+/1000 submitted", timeout=30)
@@ -170,7 +174,7 @@ def test_ctrl_c_stops_the_run_and_no_child_process_survives(run_devstack: type[O
 
 
 def test_keep_running_prints_the_endpoints_serves_the_sdk_and_stops_on_ctrl_c(
-    run_devstack: type[Orchestrator],
+    run_devstack: Start,
 ) -> None:
     demo = run_devstack("--jobs", "2", "--seed", "2", "--keep-running")
     demo.wait_for_line(r"OK: all 2 jobs", timeout=90)

@@ -38,7 +38,7 @@ def test_a_decline_with_retry_is_offered_again_after_the_retry_time(stack: LiveS
     job = stack.job(queue, vip=True)
 
     first, second = stack.wait_for_events(ev.OFFER_ISSUED, 2, job_id=job, timeout=10)
-    stack.client.cancel_job(job)  # type: ignore[union-attr]  # stop the decline-retry cycle
+    stack.client.cancel_job(job)  # stop the decline-retry cycle
 
     decline = next(d for d in stack.decisions(job_id=job) if d.offer_id == first.offer_id)
     assert (decline.reason, decline.outcome) == ("vip-needs-senior", "declined")
@@ -93,7 +93,7 @@ def test_a_left_offer_that_nobody_answers_expires_and_the_worker_is_deregistered
     stack.wait_for_events(ev.WORKER_DEREGISTERED, worker_id=person, timeout=5)
 
     assert expired.worker_id == person
-    worker = stack.client.get_worker(person)  # type: ignore[union-attr]
+    worker = stack.client.get_worker(person)
     assert (worker.state, worker.available_for_offers, worker.offers) == ("inactive", False, [])
     assert stack.job_status(job) == "queued"
     assert [d.outcome for d in stack.decisions(job_id=job)] == ["left"]
@@ -111,7 +111,7 @@ def test_a_worker_deregistered_on_expiry_is_registered_again_and_offered_the_job
     stack.wait_for_events(ev.WORKER_DEREGISTERED, worker_id=person, timeout=5)
     registered = stack.wait_for_events(ev.WORKER_REGISTERED, 2, worker_id=person, timeout=5)
     offers = stack.wait_for_events(ev.OFFER_ISSUED, 2, job_id=job, timeout=5)
-    stack.client.cancel_job(job)  # type: ignore[union-attr]
+    stack.client.cancel_job(job)
 
     assert registered[1].time > stack.events(ev.WORKER_DEREGISTERED, worker_id=person)[0].time
     assert [o.worker_id for o in offers[:2]] == [person, person]
