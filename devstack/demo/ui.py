@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -142,8 +142,12 @@ def _progress_panel(progress: Progress) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    bar = ProgressBar(total=max(progress.planned, 1), completed=progress.settled, width=40)
-    grid.add_row("Done", Group(bar, Text(f"{progress.settled}/{progress.planned} jobs in a final state")))
+    done = Table.grid(padding=(0, 1))
+    done.add_row(
+        ProgressBar(total=max(progress.planned, 1), completed=progress.settled, width=30),
+        Text(f"{progress.settled}/{progress.planned} jobs in a final state"),
+    )
+    grid.add_row("Done", done)
     grid.add_row("Submitted", f"{progress.submitted}/{progress.planned}")
     grid.add_row("Jobs", _count_text(_job_pairs(progress)) or "-")
     grid.add_row("Offers", _count_text(_offer_pairs(progress)))
