@@ -123,7 +123,8 @@ def markdown_report(
         f"{t.recordings} recordings ({t.requests} recorded requests; {t.skipped} not sent because their "
         "recorded page held only objects that pre-existed on Microsoft's shared resource). "
         f"Every other difference is listed under [Known differences](#known-differences) "
-        f"({len(known)} causes); the parity tests fail on any difference not listed there, and on a listed "
+        f"({len(known)} cause{'' if len(known) == 1 else 's'}); the parity tests fail on any difference not "
+        "listed there, and on a listed "
         "one that no longer occurs.",
         "",
         "### Per operation",
