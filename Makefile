@@ -12,11 +12,12 @@ STAMP := $(VENV)/.installed
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: help venv venv-infra test lint typecheck unit demo clean
+.PHONY: help venv venv-infra test lint typecheck unit demo parity clean
 
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
 	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
+	@echo "make parity - replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it, or set PYTHON=/path/to/python3.13)"; exit 1; }
@@ -48,6 +49,9 @@ test: lint typecheck unit
 
 demo: $(STAMP)
 	$(PY) -m devstack $(ARGS)
+
+parity: $(STAMP)
+	$(PY) -m devstack.parity $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
