@@ -207,6 +207,17 @@ class RestApi:
                 self.router.commit()
         except RouterApiError as exc:
             return _error(exc.status, exc.code, exc.message, exc.target or request.path)
+        except Exception:
+            # an emulator bug, not a business rejection: say so, keep serving
+            logging.getLogger(__name__).exception(
+                "internal error handling %s %s", request.method, request.path
+            )
+            return _error(
+                500,
+                "InternalError",
+                "The Job Router emulator hit an internal error (see its log).",
+                request.path,
+            )
         return _render(reply)
 
     def _match(self, method: str, path: str) -> tuple[Handler | None, tuple[str, ...], bool]:

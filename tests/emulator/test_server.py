@@ -7,6 +7,7 @@ import socket
 import threading
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import DEV_ACCESS_KEY, Emulator, EmulatorConfig, EmulatorThread
 from tests.emulator.helpers import router_client
@@ -92,3 +93,20 @@ def test_the_async_emulator_starts_and_stops_on_the_callers_loop() -> None:
 
     port = asyncio.run(scenario())
     assert not port_is_open(port)
+
+
+def test_an_internal_error_is_a_500_in_the_service_envelope_and_the_emulator_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(kind: str, resource_id: str) -> object:
+        raise RuntimeError("simulated emulator bug")
+
+    with EmulatorThread() as emu, router_client(emu) as client:
+        router = emu.emulator.router
+        emu.call(lambda: setattr(router, "get", broken))
+        with pytest.raises(HttpResponseError) as raised:
+            client.get_worker("w")
+        assert raised.value.status_code == 500
+        assert "InternalError" in raised.value.response.text()
+        assert list(client.list_workers()) == []
+    assert "simulated emulator bug" in caplog.text
