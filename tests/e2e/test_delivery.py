@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+
+import pytest
 
 from devstack.demo import events as ev
 from devstack.functions_host import InvocationRecord
@@ -36,7 +39,10 @@ def test_duplicate_deliveries_give_one_assignment_per_job_and_no_function_failur
     assert outcomes["duplicate"] + outcomes["gone"] == len(jobs)
 
 
-def test_a_503_on_accept_fails_the_invocation_and_the_redelivery_assigns_the_job(eg_stack: LiveStack) -> None:
+def test_a_503_on_accept_fails_the_invocation_and_the_redelivery_assigns_the_job(
+    eg_stack: LiveStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="devstack.jobrouter.eventgrid")
     stack = eg_stack
     queue = stack.queue(offer_expires_after_seconds=20)
     bot = stack.worker(queue, kind="bot", level=1)
@@ -67,6 +73,11 @@ def test_a_503_on_accept_fails_the_invocation_and_the_redelivery_assigns_the_job
         if d.subscription.lower() == "functions-host"
     ]
     assert delivery.attempts == len(records) >= 2  # the host's 500 made the emulator deliver it again
+    assert any(
+        issued.id in r.getMessage() and "attempt 1 failed (InternalServerError 500)" in r.getMessage()
+        for r in caplog.records
+        if r.name == "devstack.jobrouter.eventgrid"
+    )
     assert delivery.outcome == DeliveryOutcome.DELIVERED
     lines = stack.decisions(job_id=job)
     assert (lines[0].outcome, lines[0].fields.get("status")) == ("error", "503")
