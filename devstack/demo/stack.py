@@ -1,10 +1,12 @@
 """Start and stop the dev stack: the Job Router emulator and the Functions host stand-in, wired together.
 
 ``ProcessStack`` runs each as a separate process, as a user would (``python -m devstack.jobrouter`` and
-``python -m devstack.functions_host``); the function's GIL then stays away from the emulator. Each child
-gets its own process group; ``stop`` sends SIGTERM to the group, waits a grace period, then SIGKILL, and an
-``atexit`` hook does the same if the orchestrator dies on an exception. Their output goes to log files;
-the host's log also feeds a :class:`~devstack.demo.hostlog.HostTally` (invocations, decision lines).
+``python -m devstack.functions_host``, through the small launcher in ``child.py``); the function's GIL then
+stays away from the emulator. Each child gets its own process group; ``stop`` sends SIGTERM to the group,
+waits a grace period, then SIGKILL; an ``atexit`` hook does the same if the orchestrator dies on an
+exception, and on Linux a child also gets SIGTERM when the orchestrator dies (even by SIGKILL). Their output
+goes to log files; the host's log also feeds a :class:`~devstack.demo.hostlog.HostTally` (invocations,
+decision lines).
 
 ``InProcessStack`` runs both on the caller's event loop, for fast end-to-end tests.
 
@@ -37,6 +39,7 @@ from typing import IO, Any, Final, Protocol
 
 import aiohttp
 
+from devstack.demo.child import PARENT_PID_ENV
 from devstack.demo.hostlog import DECISION_LOGGER, DecisionLogHandler, HostSnapshot, HostTally
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 from devstack.jobrouter.eventgrid import Schema
@@ -66,6 +69,9 @@ _CHILD_ENV_DROP: Final = frozenset(
 _HOST_READY: Final = re.compile(r"^Event Grid webhook: (?P<url>\S+)")
 _EMULATOR_READY: Final = re.compile(r"^Job Router emulator listening on (?P<endpoint>\S+)")
 _TAIL_LINES: Final = 30
+# `python -m devstack.demo.child MODULE ...` runs `python -m MODULE ...` and dies with the orchestrator even
+# if that is SIGKILLed (Linux); see child.py.
+_LAUNCH: Final = (sys.executable, "-m", "devstack.demo.child")
 
 
 class StackError(RuntimeError):
@@ -336,6 +342,7 @@ class ProcessStack:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
         env["PYTHONUNBUFFERED"] = "1"
+        env[PARENT_PID_ENV] = str(os.getpid())
         return env
 
     async def start(self, *, agent_webhook: str) -> StackInfo:
@@ -361,11 +368,10 @@ class ProcessStack:
             json.dumps({"IsEncrypted": False, "Values": _host_settings(options, endpoint)}, indent=2) + "\n",
             encoding="utf-8",
         )
-        python = sys.executable
         host = ChildProcess(
             "Functions host",
             [
-                python, "-m", "devstack.functions_host", "--host", "127.0.0.1", "--port", "0",
+                *_LAUNCH, "devstack.functions_host", "--host", "127.0.0.1", "--port", "0",
                 "--app-dir", str(options.app_dir), "--settings", str(settings_file),
             ],
             env=self._env(),
@@ -377,7 +383,7 @@ class ProcessStack:
         await host.start()
         webhook_url = (await host.wait_for_line(_HOST_READY, self._startup_timeout))["url"]
         host_url = webhook_url.split("/runtime/", 1)[0]
-        argv = [python, "-m", "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port)]
+        argv = [*_LAUNCH, "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port)]
         for spec in _webhooks(webhook_url, agent_webhook):
             argv += ["--webhook", spec]
         argv += ["--schema", options.schema, "--retry-scale", f"{options.retry_scale:g}"]

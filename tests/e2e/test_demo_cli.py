@@ -101,10 +101,15 @@ class Orchestrator:
             found |= frontier
         return found
 
-    def kill(self) -> None:
+    def stop(self) -> None:
+        """Ctrl-C, then SIGKILL if it does not exit within 15 s."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
         self._reader.join(5)
         self.close_pipes()
 
@@ -124,7 +129,7 @@ def run_devstack(tmp_path: Path) -> Iterator[Start]:
 
     yield start
     for orchestrator in started:
-        orchestrator.kill()
+        orchestrator.stop()
 
 
 def _alive(pid: int) -> bool:
@@ -201,6 +206,19 @@ def test_keep_running_prints_the_endpoints_serves_the_sdk_and_stops_on_ctrl_c(
 
     assert code == 0, stderr
     assert _wait_until_gone(children) == set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_children_stop_even_when_the_orchestrator_is_killed(run_devstack: Start) -> None:
+    demo = run_devstack("--jobs", "1000", "--rate", "5", "--seed", "1")
+    demo.wait_for_line(r"jobs \d+/1000 submitted", timeout=60)
+    children = demo.descendants()
+    assert len(children) >= 2
+
+    demo.process.kill()  # SIGKILL: no clean-up code of the orchestrator runs
+    demo.finish(timeout=10)
+
+    assert _wait_until_gone(children, timeout=10) == set()
 
 
 @pytest.mark.parametrize(
