@@ -63,6 +63,7 @@ class RichView:
         for name, path in info.logs.items():
             grid.add_row(f"Log ({name})", str(path))
         self.console.print(Panel(grid, title="python -m devstack", expand=False))
+        self._last_plain = time.monotonic()  # the first plain progress line after a few seconds
         if self.console.is_terminal:
             self._live = Live(console=self.console, refresh_per_second=4, transient=False)
             self._live.start()
@@ -74,7 +75,7 @@ class RichView:
         now = time.monotonic()
         if now - self._last_plain >= _PLAIN_EVERY:
             self._last_plain = now
-            self.console.print(progress_line(progress), highlight=False)
+            self.console.print(progress_line(progress), highlight=False, soft_wrap=True, markup=False)
 
     def finished(self, summary: Summary) -> None:
         if self._live is not None:
