@@ -1,0 +1,116 @@
+"""``python -m bench``: run every benchmark and rewrite BENCHMARKS.md.
+
+python -m bench                 # everything (about 5 minutes on 2 cores)
+python -m bench --quick         # a smoke run with tiny sizes (writes to --output, default BENCHMARKS.md)
+python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import cold_start, e2e, handler, micro
+from bench.common import PYTHON, ROOT, Table, child_env, log, machine, today, verdict
+
+ALL = ("cold-start", "micro", "handler", "e2e", "emulator", "memory")
+
+
+def emulator_section(quick: bool) -> Table:
+    """Benchmark 6: bench/emulator.py (the emulator helper's script), run as is; its table is carried over."""
+    args = ["--iterations", "50", "--threads", "2", "--duration", "2"] if quick else [
+        "--iterations", "300", "--threads", "4", "--duration", "8"]  # fmt: skip
+    log("emulator: bench/emulator.py " + " ".join(args))
+    done = subprocess.run([PYTHON, str(ROOT / "bench" / "emulator.py"), *args], cwd=ROOT, env=child_env(),
+                          capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    table_md = "\n".join(line for line in lines if line.startswith("|"))
+    return Table(
+        "emulator",
+        "6. Emulator",
+        f".venv/bin/python bench/emulator.py {' '.join(args)}",
+        intro=(
+            "The Job Router emulator alone, through the real sync SDK over loopback (script and method by the "
+            "emulator's author, `bench/emulator.py`; see its docstring). No target in the issue: these figures "
+            "say what the emulator can carry in a load test. Its header line: " + (lines[0] if lines else "")
+        ),
+        extra_md=table_md,
+    )
+
+
+def summary(tables: list[Table]) -> str:
+    out = [
+        "## Summary",
+        "",
+        "| Benchmark | Figure | Value | Baseline | Ratio | Target | Result |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    from bench.common import fmt
+
+    for table in tables:
+        for r in table.rows:
+            if r.passed is None:
+                continue
+            out.append(
+                f"| {table.title} | {r.name} | {fmt(r.value, r.unit)} | "
+                f"{'-' if r.baseline is None else fmt(r.baseline, r.unit)} | "
+                f"{'-' if r.ratio is None else f'{r.ratio:.3f}'} | {r.target} | {verdict(r.passed)} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs")
+    parser.add_argument("--only", action="append", choices=ALL, help="run only these (repeatable)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="markdown file to write")
+    args = parser.parse_args(argv)
+    selected = tuple(args.only or ALL)
+    quick: bool = args.quick
+    started = time.monotonic()
+    tables: list[Table] = []
+    analysis = ROOT / "bench" / "ANALYSIS.md"
+    if "cold-start" in selected:
+        tables.append(cold_start.run(3 if quick else 21, no_bytecode_repeats=1 if quick else 5))
+    if "micro" in selected:
+        tables.extend(micro.run(quick=quick))
+    if "handler" in selected:
+        tables.append(handler.overhead(20 if quick else 300))
+    if "e2e" in selected:
+        tables.append(e2e.run(levels=(1, 10) if quick else e2e.LEVELS, warmup=0.5 if quick else 2.0,
+                              duration=1.0 if quick else 8.0))  # fmt: skip
+    if "emulator" in selected:
+        tables.append(emulator_section(quick))
+    if "memory" in selected:
+        tables.append(handler.memory(200 if quick else 10_000))
+    elapsed = time.monotonic() - started
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python -m bench`); do not edit by hand. Every figure is measured "
+        "side by side with its baseline **in the same run**; the ratio is figure / baseline. These machines are "
+        "noisy (other work shares the cores): compare ratios, not absolute values, across runs.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Date: {today()}",
+        f"- Run: {'--quick (smoke sizes, figures not meaningful)' if quick else 'full'}; "
+        f"{elapsed:.0f} s in all",
+        "- Bytecode: the measured processes run with compiled bytecode (`python -m compileall` first, "
+        "`PYTHONDONTWRITEBYTECODE` unset for them), as a deployment built by Oryx / remote build has.",
+        "",
+    ]
+    body = [summary(tables)]
+    if analysis.is_file():
+        body.append(analysis.read_text(encoding="utf-8").rstrip() + "\n")
+    body += [t.markdown() for t in tables]
+    args.output.write_text("\n".join(header) + "\n" + "\n".join(body), encoding="utf-8")
+    print(summary(tables))
+    log(f"wrote {args.output} in {elapsed:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

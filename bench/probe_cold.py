@@ -1,0 +1,100 @@
+"""One fresh-process measurement for the cold-start benchmark; prints one JSON line.
+
+Run by ``bench/cold_start.py`` (never imported by it): the clock starts before the first import, so the
+figures are the import and first-use costs in a process that has loaded nothing yet.
+
+    python bench/probe_cold.py floor-import | app-import | floor-first | app-first | app-responder-key
+                               | app-responder-entra
+"""
+
+from __future__ import annotations
+
+import time
+
+_T0 = time.perf_counter()
+
+import os  # noqa: E402  (after the clock starts on purpose; os is loaded at start-up anyway)
+import sys  # noqa: E402
+
+
+def _emit(**fields: object) -> None:
+    import json  # after the measurement: its import cost is not part of any figure
+
+    print(json.dumps(fields), flush=True)
+
+
+def _event(offer_id: str) -> dict[str, object]:
+    return {
+        "workerId": "cold-start-worker",
+        "jobId": "cold-start-job",
+        "offerId": offer_id,
+        "queueId": "q",
+        "channelId": "voice",
+        "offeredOn": "2026-01-01T00:00:00Z",
+        "expiresOn": "2099-01-01T00:00:00Z",
+        "jobPriority": 1,
+        "jobLabels": {},
+        "workerLabels": {},
+    }
+
+
+def main(mode: str) -> None:
+    if mode == "floor-import":
+        import azure.communication.jobrouter
+        import azure.functions
+
+        _emit(import_ms=(time.perf_counter() - _T0) * 1000)
+    elif mode == "app-import":
+        import function_app
+
+        _emit(import_ms=(time.perf_counter() - _T0) * 1000, identity=int("azure.identity" in sys.modules))
+    elif mode == "floor-first":
+        import azure.functions  # noqa: F401
+        from azure.communication.jobrouter import JobRouterClient
+        from azure.core.credentials import AzureKeyCredential
+        from azure.core.exceptions import ResourceNotFoundError
+
+        t1 = time.perf_counter()
+        endpoint, key = os.environ["BENCH_ENDPOINT"], os.environ["BENCH_KEY"]
+        client = JobRouterClient(endpoint, AzureKeyCredential(key))
+        try:
+            client.accept_job_offer("cold-start-worker", os.environ["BENCH_OFFER_ID"])
+        except ResourceNotFoundError:
+            pass
+        t2 = time.perf_counter()
+        _emit(import_ms=(t1 - _T0) * 1000, first_ms=(t2 - t1) * 1000, total_ms=(t2 - _T0) * 1000)
+    elif mode == "app-first":
+        import function_app
+
+        t1 = time.perf_counter()
+        from offer_handlers.events import Envelope
+
+        envelope = Envelope(
+            "eventgrid",
+            "cold-start-event",
+            "Microsoft.Communication.RouterWorkerOfferIssued",
+            "worker/cold-start-worker/job/cold-start-job",
+            _event(os.environ["BENCH_OFFER_ID"]),
+        )
+        result = function_app.handler.handle(envelope)
+        t2 = time.perf_counter()
+        _emit(
+            import_ms=(t1 - _T0) * 1000,
+            first_ms=(t2 - t1) * 1000,
+            total_ms=(t2 - _T0) * 1000,
+            outcome=str(result.outcome),
+            identity=int("azure.identity" in sys.modules),
+        )
+    elif mode in ("app-responder-key", "app-responder-entra"):
+        import function_app
+
+        t1 = time.perf_counter()
+        function_app.handler.responder()
+        t2 = time.perf_counter()
+        _emit(responder_ms=(t2 - t1) * 1000, identity=int("azure.identity" in sys.modules))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
