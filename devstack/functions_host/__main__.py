@@ -71,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_level != "DEBUG":
         # The worker library logs the values of its PYTHON_* settings when it indexes; keep settings out.
         logging.getLogger("azure.functions").setLevel(logging.WARNING)
+        # azure-core logs every request's and response's headers at INFO: ~25 lines per Job Router call.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     app_dir: Path = args.app_dir
     settings_path: Path | None = args.settings
     if settings_path is None and (app_dir / SETTINGS_FILE).is_file():

@@ -51,7 +51,10 @@ class FaultRule:
         path = spec.get("path", ".*")
         if not isinstance(path, str):
             raise ValueError("'path' must be a regular expression string")
-        actions = [a for a in ("status", "delayMs", "drop") if spec.get(a) not in (None, False)]
+        # An identity check: a delay of 0 ms is a fault (useful for counting requests), yet 0 == False.
+        actions = [
+            a for a in ("status", "delayMs", "drop") if spec.get(a) is not None and spec.get(a) is not False
+        ]
         if len(actions) != 1:
             raise ValueError("give exactly one of 'status', 'delayMs' or 'drop': true")
         action: FaultAction = {"status": "status", "delayMs": "delay", "drop": "drop"}[actions[0]]  # type: ignore[assignment]

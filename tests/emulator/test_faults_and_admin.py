@@ -207,3 +207,9 @@ def test_the_request_log_has_one_line_per_request_and_no_secrets(
     assert ms.endswith("ms")
     assert emu.access_key not in caplog.text
     assert "HMAC-SHA256" not in caplog.text
+
+
+def test_a_zero_millisecond_delay_is_a_valid_fault() -> None:
+    from devstack.jobrouter.faults import FaultRule
+
+    assert FaultRule.from_json({"path": "x", "delayMs": 0}).action == "delay"
