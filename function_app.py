@@ -2,7 +2,8 @@
 
 It turns the trigger object (``func.EventGridEvent`` or ``func.CloudEvent``, by the subscription's
 schema) into plain data and hands it to the process-wide ``OfferHandler``, which decides, answers the
-offer and logs one line. It raises only when Event Grid should redeliver (see docs/offer-handler.md).
+offer and logs one line. It raises only when Event Grid should redeliver (README.md, "The outcome
+contract").
 """
 
 from __future__ import annotations

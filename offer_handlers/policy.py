@@ -2,7 +2,7 @@
 
 Ordered rules, the first whose conditions all hold wins, else the default action. Every validation
 error names the rule and the field (``InvalidPolicyError``). The format is documented in
-docs/offer-handler.md and shown in full by examples/policy.json.
+README.md ("The policy format") and shown in full by examples/policy.json.
 """
 
 from __future__ import annotations
