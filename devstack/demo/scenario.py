@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, NoReturn, cast
 
+from azure.communication.jobrouter.models import RouterJobStatus
+
 __all__ = [
     "DEFAULT_SCENARIO",
     "JOB_STATUSES",
@@ -45,22 +47,7 @@ type Role = Literal["bot", "human"]
 type Mode = Literal["longestIdle", "roundRobin", "bestWorker"]
 
 #: Job Router's job statuses (REST API 2023-11-01), the values ``expectedFinalStatuses`` may name.
-JOB_STATUSES: Final = frozenset(
-    {
-        "pendingClassification",
-        "queued",
-        "assigned",
-        "completed",
-        "closed",
-        "cancelled",
-        "classificationFailed",
-        "created",
-        "pendingSchedule",
-        "scheduled",
-        "scheduleFailed",
-        "waitingForActivation",
-    }
-)
+JOB_STATUSES: Final = frozenset(status.value for status in RouterJobStatus)
 _MODES: Final = ("longestIdle", "roundRobin", "bestWorker")
 _ROLES: Final = ("bot", "human")
 _ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")

@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
+from azure.communication.jobrouter.models import RouterJobStatus
 
 from devstack.jobrouter.auth import check_request
 from devstack.jobrouter.engine import ACTIVE_JOB_STATUSES, Conditions, Router
@@ -42,22 +43,7 @@ log = logging.getLogger("devstack.jobrouter.requests")
 API_VERSION: Final = "2023-11-01"
 SUPPORTED_VERSIONS: Final = "2021-04-07-preview1, 2022-07-18-preview, 2023-08-25-preview, 2023-11-01"
 _KINDS: Final = "distributionPolicies|queues|classificationPolicies|exceptionPolicies|workers|jobs"
-_JOB_STATUSES: Final = frozenset(
-    {
-        "pendingClassification",
-        "queued",
-        "assigned",
-        "completed",
-        "closed",
-        "cancelled",
-        "classificationFailed",
-        "created",
-        "pendingSchedule",
-        "scheduled",
-        "scheduleFailed",
-        "waitingForActivation",
-    }
-)
+_JOB_STATUSES: Final = frozenset(status.value for status in RouterJobStatus)
 _WORKER_STATES: Final = frozenset({"active", "draining", "inactive"})
 
 Handler = Callable[["Call"], "Reply"]
