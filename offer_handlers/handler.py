@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,9 @@ _log = logging.getLogger(__name__)
 # Enough of a bad payload to recover it from the logs, without letting one event flood them.
 _PAYLOAD_LOG_LIMIT: Final = 8192
 _VALUE_LOG_LIMIT: Final = 256
+# A value is JSON-quoted when it holds whitespace, '=', '"' or '\\' (or a non-printable character).
+# One regex search instead of a per-character loop: the line is written on every invocation.
+_NEEDS_QUOTES: Final = re.compile(r'[\s="\\]')
 
 type ResponderFactory = Callable[[Settings], OfferResponder]
 
@@ -230,7 +234,7 @@ def _value(value: object) -> str:
     if value is None or value == "":
         return "-"
     text = _cap(str(value), _VALUE_LOG_LIMIT)
-    if any(c.isspace() or c in '="\\' or not c.isprintable() for c in text):
+    if _NEEDS_QUOTES.search(text) is not None or not text.isprintable():
         return json.dumps(text)
     return text
 
