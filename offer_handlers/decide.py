@@ -102,6 +102,8 @@ def _decision(action: Action, reason: str, now: datetime) -> Decision:
 def holds(condition: Condition, offer: Offer, now: datetime) -> bool:
     """Whether one condition holds for the offer at ``now``."""
     match condition:
+        case LabelSelector():  # first: the most common condition (the cases are disjoint types)
+            return _selector_holds(condition, offer)
         case OneOf(attribute=attribute, values=values):
             return getattr(offer, attribute) in values
         case PriorityRange(minimum=minimum, maximum=maximum):
@@ -111,8 +113,6 @@ def holds(condition: Condition, offer: Offer, now: datetime) -> bool:
                 and (minimum is None or priority >= minimum)
                 and (maximum is None or priority <= maximum)
             )
-        case LabelSelector():
-            return _selector_holds(condition, offer)
         case TimeWindow():
             return _in_window(condition, now)
         case MinTimeLeft(seconds=seconds):
@@ -137,12 +137,14 @@ _ORDERINGS: Final[dict[str, Callable[[float, float], bool]]] = {
 def _selector_holds(selector: LabelSelector, offer: Offer) -> bool:
     actual = _LABELS[selector.source](offer).get(selector.key)
     kind = selector.operator
+    expected = selector.value
+    if kind == "equal" and actual is not None and type(actual) is type(expected):
+        return actual == expected  # fast path: what _same() answers for two values of one type
     if kind in ("present", "absent"):
         return (actual is not None) == (kind == "present")
     if actual is None:
         # Like Job Router's selectors, a comparison needs the label to exist ("absent" matches missing ones).
         return False
-    expected = selector.value
     if kind in ("equal", "notEqual"):
         return _same(actual, expected) == (kind == "equal")
     if isinstance(actual, bool | str) or isinstance(expected, bool | str) or expected is None:
