@@ -12,8 +12,14 @@ import pytest
 import offer_handlers.client
 from tests.reliability.secrets_scan import SecretScanner
 
-_LOUD = ("azure", "azure.core", "azure.core.pipeline.policies.http_logging_policy", "offer_handlers",
-         "devstack", "aiohttp")  # fmt: skip
+_LOUD = (
+    "azure",
+    "azure.core",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "offer_handlers",
+    "devstack",
+    "aiohttp",
+)
 _SCANNER = SecretScanner()
 
 
@@ -53,3 +59,29 @@ def network_trace(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(settings, **{**kwargs, "logging_enable": True})
 
     monkeypatch.setattr(offer_handlers.client, "build_responder", traced)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
+    """The run's own figures (tests passed and failed, wall time) for RELIABILITY.md."""
+    import time
+
+    from tests.reliability.figures import record
+
+    stats = terminalreporter.stats
+    counts = {key: len(stats.get(key, [])) for key in ("passed", "failed", "error", "skipped", "deselected")}
+    started = getattr(terminalreporter, "_sessionstarttime", None)
+    seconds = round(time.time() - started, 1) if isinstance(started, float) else None
+    slowest = sorted(
+        (
+            (report.nodeid, round(report.duration, 1))
+            for report in stats.get("passed", []) + stats.get("failed", [])
+            if getattr(report, "when", "") == "call"
+        ),
+        key=lambda item: -item[1],
+    )[:8]
+    record(
+        "run",
+        "session",
+        {"exit_status": int(exitstatus), "tests": counts, "wall_seconds": seconds, "slowest": slowest},
+        command="make reliability",
+    )

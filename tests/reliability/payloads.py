@@ -18,20 +18,50 @@ from tests.unit.test_properties import WIRE_KEYS, json_values, mutated_events
 __all__ = ["CATEGORIES", "bad_bodies", "bad_events"]
 
 FIXTURES: Final = [single(load_event(name)) for name in OFFER_FIXTURES]
-OTHER_EVENTS: Final = [single(load_event(n)) for n in ("offer_revoked.eventgrid", "worker_registered.cloudevents")]
+OTHER_EVENTS: Final = [
+    single(load_event(n)) for n in ("offer_revoked.eventgrid", "worker_registered.cloudevents")
+]
 REQUIRED: Final = ("offerId", "workerId", "jobId", "expiresOn")
 ROUTER_TYPES: Final = [
     f"Microsoft.Communication.{t}"
-    for t in ("RouterWorkerOfferRevoked", "RouterWorkerOfferExpired", "RouterWorkerOfferAccepted",
-              "RouterJobReceived", "RouterWorkerRegistered", "RouterWorkerOfferissued")
-] + ["", "RouterWorkerOfferIssued", OFFER_ISSUED.lower(), f" {OFFER_ISSUED}"]  # fmt: skip
-BAD_DATES: Final = ["", "yesterday", "2024-13-01T00:00:00Z", "2024-02-30T10:00:00Z", "10:00", "0000-00-00",
-                    "2024-03-05T25:61:00Z", "9999-99-99T99:99:99Z", "2024-03-05T10:16:02.12345678901Z",
-                    "1e309", "2024-03-05T10:16:02+25:00", "\u0661\u0669\u0667\u0660-01-01"]  # fmt: skip
+    for t in (
+        "RouterWorkerOfferRevoked",
+        "RouterWorkerOfferExpired",
+        "RouterWorkerOfferAccepted",
+        "RouterJobReceived",
+        "RouterWorkerRegistered",
+        "RouterWorkerOfferissued",
+    )
+] + ["", "RouterWorkerOfferIssued", OFFER_ISSUED.lower(), f" {OFFER_ISSUED}"]
+BAD_DATES: Final = [
+    "",
+    "yesterday",
+    "2024-13-01T00:00:00Z",
+    "2024-02-30T10:00:00Z",
+    "10:00",
+    "0000-00-00",
+    "2024-03-05T25:61:00Z",
+    "9999-99-99T99:99:99Z",
+    "2024-03-05T10:16:02.12345678901Z",
+    "1e309",
+    "2024-03-05T10:16:02+25:00",
+    "\u0661\u0669\u0667\u0660-01-01",
+]
 WRONG_TYPED: Final = [None, True, 0, -1, 1.5, 2**64, float("inf"), [], ["a"], {}, {"a": 1}, "x"]
 
-CATEGORIES: Final = ("envelope", "mutation", "wrong-type", "missing", "extra", "huge-string", "huge-map",
-                     "bad-date", "event-type", "schema", "double-encoded")  # fmt: skip
+CATEGORIES: Final = (
+    "envelope",
+    "mutation",
+    "wrong-type",
+    "missing",
+    "extra",
+    "huge-string",
+    "huge-map",
+    "bad-date",
+    "event-type",
+    "schema",
+    "double-encoded",
+)
 
 
 def _fresh_offer(event: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +84,9 @@ def bad_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     data = event["data"]
     match category:
         case "envelope":
-            for key in draw(st.sets(st.sampled_from(["id", "subject", "data", "eventType", "type"]), min_size=1)):
+            for key in draw(
+                st.sets(st.sampled_from(["id", "subject", "data", "eventType", "type"]), min_size=1)
+            ):
                 event[key] = draw(json_values)
         case "mutation":
             event = draw(mutated_events())
@@ -68,7 +100,9 @@ def bad_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
                 if key == "expiresOn":
                     data.pop("expiryTimeUtc", None)
         case "extra":
-            extra = draw(st.dictionaries(st.text(min_size=1, max_size=12), json_values, min_size=1, max_size=6))
+            extra = draw(
+                st.dictionaries(st.text(min_size=1, max_size=12), json_values, min_size=1, max_size=6)
+            )
             target = draw(st.sampled_from(["data", "envelope", "labels"]))
             if target == "data":
                 data.update({k: v for k, v in extra.items() if k not in WIRE_KEYS})
@@ -112,8 +146,19 @@ def bad_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return category, event
 
 
-NON_JSON: Final = [b"", b"\x00\x01\x02", b"not json", b"[{", b"{'id': 1}", b"\xff\xfe[]", b"[1,]", b"NaN x",
-                   b"<xml/>", b"[" * 5000, b"{" * 100_000]  # fmt: skip
+NON_JSON: Final = [
+    b"",
+    b"\x00\x01\x02",
+    b"not json",
+    b"[{",
+    b"{'id': 1}",
+    b"\xff\xfe[]",
+    b"[1,]",
+    b"NaN x",
+    b"<xml/>",
+    b"[" * 5000,
+    b"{" * 100_000,
+]
 
 
 @st.composite

@@ -77,9 +77,7 @@ class SecretScanner(logging.Handler):
 
     def _scan(self, source: str, text: str, *, records: int) -> None:
         lines = text.count("\n") + 1
-        leaks = [
-            Leak(source, self._cut(line)) for line in text.splitlines() if self._holds_secret(line)
-        ]
+        leaks = [Leak(source, self._cut(line)) for line in text.splitlines() if self._holds_secret(line)]
         with self._lock_totals:
             totals = self._totals
             totals.lines += lines

@@ -12,7 +12,7 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -47,8 +47,12 @@ QUICK: Final = 300
 FULL: Final = 10_000
 #: Webhook bodies hold 1-3 events each: this many bodies carry over 10,000 events.
 HOST_BODIES: Final = 6_000
-HEALTH: Final = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
-                 HealthCheck.filter_too_much]  # fmt: skip
+HEALTH: Final = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.large_base_example,
+    HealthCheck.filter_too_much,
+]
 
 
 def fuzz_settings(examples: int) -> settings:
@@ -112,9 +116,10 @@ class Tally:
 def verdict(event: object) -> tuple[str, str | None]:
     """What the function should do with one event object: (verdict, field at fault).
 
-    For ``open`` the second item is the offer id. ``binding``: azure-functions' converter rejects it before the function runs (the worker fails the
-    invocation); ``ignored``: not an offer-issued event; ``invalid``: malformed; ``open``: a valid offer
-    with minutes left (exactly one accept); ``valid``: a valid offer (expired or about to).
+    For ``open`` the second item is the offer id. ``binding``: azure-functions' converter rejects it
+    before the function runs (the worker fails the invocation); ``ignored``: not an offer-issued event;
+    ``invalid``: malformed; ``open``: a valid offer with minutes left (exactly one accept); ``valid``: a
+    valid offer (expired or about to).
     """
     try:
         envelope = function_app.to_envelope(trigger_object(event))  # type: ignore[arg-type]
@@ -142,7 +147,7 @@ def names_field(line: str, bad_field: str) -> bool:
 
 
 def check_invocation(
-    tally: Tally, category: str, event: object, ok: bool, error: str | None, calls: int, lines: Lines
+    tally: Tally, category: str, event: object, *, ok: bool, error: str | None, calls: int, lines: Lines
 ) -> None:
     """One event's invocation against its verdict; problems are collected, asserted at the end."""
     expected, bad_field = verdict(event)
@@ -280,7 +285,15 @@ def fuzz_worker(worker: WorkerApp, fake: FakeResponder, lines: Lines, examples: 
         lines.take()
         result = loop.run_until_complete(worker.invoke(FUNCTION, event))
         tally.examples += 1
-        check_invocation(tally, category, event, result.ok, result.error, len(fake.calls) - before, lines)
+        check_invocation(
+            tally,
+            category,
+            event,
+            ok=result.ok,
+            error=result.error,
+            calls=len(fake.calls) - before,
+            lines=lines,
+        )
 
     try:
         one()
@@ -303,8 +316,12 @@ def test_ten_thousand_bad_events_through_the_worker_library(
 ) -> None:
     tally = fuzz_worker(worker, fake, lines, FULL)
 
-    record("bad_input", "worker", tally.as_json(),
-           command="pytest tests/reliability/test_bad_input.py -m slow -k worker_library")  # fmt: skip
+    record(
+        "bad_input",
+        "worker",
+        tally.as_json(),
+        command="pytest tests/reliability/test_bad_input.py -m slow -k worker_library",
+    )
     assert_clean(tally, FULL)
 
 
@@ -325,7 +342,7 @@ def fuzz_host(host: HostRunner, fake: FakeResponder, lines: Lines, examples: int
         tally.examples += 1
         tally.statuses[status] += 1
         calls = len(fake.calls) - before
-        if category == "non-json" or category == "non-object":
+        if category in {"non-json", "non-object"}:
             decisions, rejections = lines.take()
             tally.by_category[category] += 1
             tally.calls_for_invalid += calls if category == "non-json" else 0
@@ -338,7 +355,9 @@ def fuzz_host(host: HostRunner, fake: FakeResponder, lines: Lines, examples: int
             lines.decisions, lines.rejections = decisions, rejections  # checked per event below, in any order
         verdicts = [verdict(e) for e in events]
         binding = any(v == "binding" for v, _ in verdicts) or category == "non-object"
-        if status not in (202, 500) or (status == 500) != (binding or host.host.invocations_failed > failed_before):
+        if status not in (202, 500) or (status == 500) != (
+            binding or host.host.invocations_failed > failed_before
+        ):
             tally.unhandled.append(f"{category}: HTTP {status} for verdicts {verdicts}")
         if host.host.invocations_failed - failed_before != sum(v == "binding" for v, _ in verdicts) + (
             category == "non-object"
@@ -387,28 +406,76 @@ def test_ten_thousand_bad_events_through_the_host_webhook(
 ) -> None:
     tally = fuzz_host(host, fake, lines, HOST_BODIES)
 
-    record("bad_input", "host", tally.as_json(),
-           command="pytest tests/reliability/test_bad_input.py -m slow -k host_webhook")  # fmt: skip
+    record(
+        "bad_input",
+        "host",
+        tally.as_json(),
+        command="pytest tests/reliability/test_bad_input.py -m slow -k host_webhook",
+    )
     assert_clean(tally, HOST_BODIES)
     assert tally.events >= FULL
 
 
-# --- invalid policies and deciders fail when loaded, naming the fault ----------------------------------------
+# --- invalid policies and deciders fail when loaded, naming the fault ------------------------------------
 
 BAD_POLICIES: Final = [
     ("not-json", "{", ["OFFER_POLICY", "JSON"]),
-    ("wrong-version", json.dumps({"version": 2, "default": {"action": "accept"}}), ["OFFER_POLICY", "version"]),
-    ("unknown-action", json.dumps({"version": 1, "rules": [{"name": "r1", "when": {}, "then": {"action": "acept"}}],
-                                   "default": {"action": "leave"}}), ["OFFER_POLICY", "rule", "r1", "then.action"]),
-    ("unknown-operator", json.dumps({"version": 1, "rules": [{"name": "vip", "when": {"jobLabels": [
-        {"key": "vip", "labelOperator": "eq", "value": True}]}, "then": {"action": "accept"}}],
-        "default": {"action": "leave"}}), ["OFFER_POLICY", "rule", "vip", "labelOperator"]),
-    ("bad-time-zone", json.dumps({"version": 1, "rules": [{"name": "hours", "when": {"timeWindow": {
-        "timeZone": "Mars/Olympus", "from": "09:00", "to": "17:00"}}, "then": {"action": "accept"}}],
-        "default": {"action": "leave"}}), ["OFFER_POLICY", "rule", "hours", "Mars/Olympus"]),
-    ("unknown-field", json.dumps({"version": 1, "default": {"action": "accept"}, "defualt": 1}),
-     ["OFFER_POLICY", "defualt"]),
-]  # fmt: skip
+    (
+        "wrong-version",
+        json.dumps({"version": 2, "default": {"action": "accept"}}),
+        ["OFFER_POLICY", "version"],
+    ),
+    (
+        "unknown-action",
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [{"name": "r1", "when": {}, "then": {"action": "acept"}}],
+                "default": {"action": "leave"},
+            }
+        ),
+        ["OFFER_POLICY", "rule", "r1", "then.action"],
+    ),
+    (
+        "unknown-operator",
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "vip",
+                        "when": {"jobLabels": [{"key": "vip", "labelOperator": "eq", "value": True}]},
+                        "then": {"action": "accept"},
+                    }
+                ],
+                "default": {"action": "leave"},
+            }
+        ),
+        ["OFFER_POLICY", "rule", "vip", "labelOperator"],
+    ),
+    (
+        "bad-time-zone",
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "hours",
+                        "when": {"timeWindow": {"timeZone": "Mars/Olympus", "from": "09:00", "to": "17:00"}},
+                        "then": {"action": "accept"},
+                    }
+                ],
+                "default": {"action": "leave"},
+            }
+        ),
+        ["OFFER_POLICY", "rule", "hours", "Mars/Olympus"],
+    ),
+    (
+        "unknown-field",
+        json.dumps({"version": 1, "default": {"action": "accept"}, "defualt": 1}),
+        ["OFFER_POLICY", "defualt"],
+    ),
+]
 BAD_DECIDERS: Final = [
     ("no-such-module", "no_such_module_xyz:decide"),
     ("no-such-function", "tests.fixtures.deciders:nope"),
@@ -432,10 +499,15 @@ def an_open_offer() -> dict[str, Any]:
     return fresh(single(load_event("offer_issued.eventgrid")), seconds_left=600)
 
 
-@pytest.mark.parametrize(("document", "named"), [(d, n) for _, d, n in BAD_POLICIES],
-                         ids=[i for i, _, _ in BAD_POLICIES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("document", "named"), [(d, n) for _, d, n in BAD_POLICIES], ids=[i for i, _, _ in BAD_POLICIES]
+)
 def test_an_invalid_policy_fails_the_invocation_naming_the_setting_and_the_fault(
-    fresh_worker: WorkerApp, fake: FakeResponder, monkeypatch: pytest.MonkeyPatch, document: str, named: list[str]
+    fresh_worker: WorkerApp,
+    fake: FakeResponder,
+    monkeypatch: pytest.MonkeyPatch,
+    document: str,
+    named: list[str],
 ) -> None:
     monkeypatch.setenv("OFFER_POLICY", document)
     before = len(fake.calls)
@@ -475,9 +547,13 @@ def test_a_mutated_policy_loads_or_fails_naming_offer_policy_and_never_reaches_t
     )
     offer = an_open_offer()
 
+    errors: list[ConfigurationError] = []
     try:
         handler.handle(envelope(offer))
     except ConfigurationError as err:
-        assert str(err).startswith("OFFER_POLICY: policy")
-        assert err.setting == "OFFER_POLICY"
-        assert fake.calls == []
+        errors.append(err)
+
+    for error in errors:
+        assert str(error).startswith("OFFER_POLICY: policy")
+        assert error.setting == "OFFER_POLICY"
+    assert len(fake.calls) <= (0 if errors else 1)

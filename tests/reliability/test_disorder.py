@@ -45,13 +45,13 @@ def calls(stack: LiveStack, rule: FaultRule) -> int:
 
 def post_to_host(stack: LiveStack, event: dict[str, object]) -> int:
     """One more copy of an event, straight to the host's webhook (as Event Grid would redeliver it)."""
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
         stack.host.webhook_url("on_offer_issued"),
         data=json.dumps([event]).encode(),
         headers={"aeg-event-type": "Notification", "Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback http only
         return int(response.status)
 
 
@@ -78,12 +78,19 @@ def test_every_offer_event_delivered_two_or_three_times_is_accepted_once(stack: 
     copies = Counter(r.event_id for r in stack.host.records)
     outcomes = Counter(d.outcome for d in stack.decisions())
     accepted_events = Counter(e.job_id for e in stack.events(ev.OFFER_ACCEPTED))
-    record("disorder", "duplicates", {
-        "jobs": len(jobs), "copies_per_offer_event": dict(Counter(copies.values())),
-        "function_outcomes": dict(outcomes), "sdk_calls": calls(stack, counter),
-        "failed_invocations": stack.host.invocations_failed,
-        "accepts_per_job": dict(Counter(accepted_events[j] for j in jobs)),
-    }, command=COMMAND + " -k two_or_three")  # fmt: skip
+    record(
+        "disorder",
+        "duplicates",
+        {
+            "jobs": len(jobs),
+            "copies_per_offer_event": dict(Counter(copies.values())),
+            "function_outcomes": dict(outcomes),
+            "sdk_calls": calls(stack, counter),
+            "failed_invocations": stack.host.invocations_failed,
+            "accepts_per_job": dict(Counter(accepted_events[j] for j in jobs)),
+        },
+        command=COMMAND + " -k two_or_three",
+    )
     assert statuses == [202] * len(third)
     assert set(copies.values()) == {2, 3}
     assert stack.host.invocations_failed == 0
@@ -107,9 +114,16 @@ def test_an_offer_event_delivered_after_the_offer_expired_makes_no_call(stack: L
     (expired,) = stack.wait_for_events(ev.OFFER_EXPIRED, job_id=job)
     (issued,) = stack.events(ev.OFFER_ISSUED, job_id=job)
     (line,) = stack.decisions(job_id=job)
-    record("disorder", "past_expiry", {"function_outcome": line.outcome, "sdk_calls": calls(stack, counter),
-                                       "failed_invocations": stack.host.invocations_failed},
-           command=COMMAND + " -k after_the_offer_expired")  # fmt: skip
+    record(
+        "disorder",
+        "past_expiry",
+        {
+            "function_outcome": line.outcome,
+            "sdk_calls": calls(stack, counter),
+            "failed_invocations": stack.host.invocations_failed,
+        },
+        command=COMMAND + " -k after_the_offer_expired",
+    )
     # Past expiry the policy's accept rule (minSecondsLeft) no longer matches: "left"; without a rule
     # in the way the handler's own check says "expired". Either way: no call.
     assert line.outcome in ("expired", "left")
@@ -118,7 +132,9 @@ def test_an_offer_event_delivered_after_the_offer_expired_makes_no_call(stack: L
     assert expired.offer_id == issued.offer_id
 
 
-def test_an_offer_event_delivered_after_the_offer_was_revoked_is_acknowledged_as_gone(stack: LiveStack) -> None:
+def test_an_offer_event_delivered_after_the_offer_was_revoked_is_acknowledged_as_gone(
+    stack: LiveStack,
+) -> None:
     stack.call(lambda: stack.emulator.set_publisher({"reorderWindow": 1.5}))
     queue = stack.queue(offer_expires_after_seconds=30)
     stack.worker(queue, kind="bot", level=3)
@@ -132,11 +148,19 @@ def test_an_offer_event_delivered_after_the_offer_was_revoked_is_acknowledged_as
     (line,) = stack.decisions(job_id=job)
     revoked = stack.events(ev.OFFER_REVOKED, job_id=job)
     issued = stack.events(ev.OFFER_ISSUED, job_id=job)
-    record("disorder", "after_revoke", {"function_outcome": line.outcome, "status": line.fields.get("status"),
-                                        "failed_invocations": stack.host.invocations_failed,
-                                        "revoked_before_issued_delivered": len(revoked)},
-           command=COMMAND + " -k was_revoked")  # fmt: skip
-    assert len(revoked) == 1 and len(issued) == 1
+    record(
+        "disorder",
+        "after_revoke",
+        {
+            "function_outcome": line.outcome,
+            "status": line.fields.get("status"),
+            "failed_invocations": stack.host.invocations_failed,
+            "revoked_before_issued_delivered": len(revoked),
+        },
+        command=COMMAND + " -k was_revoked",
+    )
+    assert len(revoked) == 1
+    assert len(issued) == 1
     assert line.outcome == "gone"
     assert stack.host.invocations_failed == 0
     assert stack.job_status(job) == "cancelled"
@@ -176,7 +200,9 @@ def test_a_host_restart_mid_run_loses_no_offer_and_accepts_each_once(stack: Live
     failed_before = stack.host.invocations_failed
     old, port = stop_host(stack)
     jobs += [stack.job(queue) for _ in range(10)]  # delivered to a host that is down: retried
-    stack.wait_for(lambda: stack.call(lambda: stack.emulator.publisher.stats().failures), what="a failed delivery")
+    stack.wait_for(
+        lambda: stack.call(lambda: stack.emulator.publisher.stats().failures), what="a failed delivery"
+    )
     start_host(stack, old, port)
     jobs += [stack.job(queue) for _ in range(10)]
 
@@ -187,12 +213,20 @@ def test_a_host_restart_mid_run_loses_no_offer_and_accepts_each_once(stack: Live
     offers = OfferBook.of((e.type, e.offer_id, e.job_id) for e in stack.events())
     accepted = Counter(e.job_id for e in stack.events(ev.OFFER_ACCEPTED))
     outcomes = Counter(d.outcome for d in stack.decisions())
-    record("disorder", "host_restart", {
-        "jobs": len(jobs), "function_outcomes": dict(outcomes), "offers": dict(offers.by_state()),
-        "unaccounted": len(offers.unaccounted()), "sdk_calls": calls(stack, counter),
-        "failed_invocations": failed_before + stack.host.invocations_failed,
-        "deliveries_failed_while_down": stack.call(lambda: stack.emulator.publisher.stats().failures),
-    }, command=COMMAND + " -k host_restart")  # fmt: skip
+    record(
+        "disorder",
+        "host_restart",
+        {
+            "jobs": len(jobs),
+            "function_outcomes": dict(outcomes),
+            "offers": dict(offers.by_state()),
+            "unaccounted": len(offers.unaccounted()),
+            "sdk_calls": calls(stack, counter),
+            "failed_invocations": failed_before + stack.host.invocations_failed,
+            "deliveries_failed_while_down": stack.call(lambda: stack.emulator.publisher.stats().failures),
+        },
+        command=COMMAND + " -k host_restart",
+    )
     assert offers.unaccounted() == []
     assert all(accepted[j] == 1 for j in jobs)
     assert all(len(stack.client.get_job(j).assignments or {}) == 1 for j in jobs)

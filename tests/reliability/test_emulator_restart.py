@@ -47,20 +47,42 @@ async def poll(check: Callable[[], Awaitable[Any]], *, timeout: float, what: str
 
 
 def emulator(state: Path, port: int, webhook: str, log: Path) -> ChildProcess:
-    argv = [sys.executable, "-m", "devstack.jobrouter", "--port", str(port), "--state", str(state),
-            "--webhook", f"{webhook}#types=RouterWorkerOfferIssued&name=functions-host",
-            "--retry-scale", "0.02"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "devstack.jobrouter",
+        "--port",
+        str(port),
+        "--state",
+        str(state),
+        "--webhook",
+        f"{webhook}#types=RouterWorkerOfferIssued&name=functions-host",
+        "--retry-scale",
+        "0.02",
+    ]
     return ChildProcess("Job Router emulator", argv, env={"PATH": "/usr/bin:/bin"}, log_path=log, cwd=APP_DIR)
 
 
 def durable(state: dict[str, Any]) -> dict[str, Any]:
     """What must survive: every job (status, assignments, pending offers) and worker (offers, load)."""
     return {
-        "jobs": {j["id"]: (j["body"]["status"], sorted(j["body"].get("assignments") or {}),
-                           sorted(j["internal"].get("offers") or {})) for j in state["jobs"]},
-        "workers": {w["id"]: (w["body"].get("state"), sorted(o["offerId"] for o in w["body"].get("offers") or []),
-                              sorted(a["jobId"] for a in w["body"].get("assignedJobs") or [])) for w in state["workers"]},
-    }  # fmt: skip
+        "jobs": {
+            j["id"]: (
+                j["body"]["status"],
+                sorted(j["body"].get("assignments") or {}),
+                sorted(j["internal"].get("offers") or {}),
+            )
+            for j in state["jobs"]
+        },
+        "workers": {
+            w["id"]: (
+                w["body"].get("state"),
+                sorted(o["offerId"] for o in w["body"].get("offers") or []),
+                sorted(a["jobId"] for a in w["body"].get("assignedJobs") or []),
+            )
+            for w in state["workers"]
+        },
+    }
 
 
 async def restart_mid_run(tmp_path: Path) -> dict[str, Any]:
@@ -89,24 +111,45 @@ async def restart_mid_run(tmp_path: Path) -> dict[str, Any]:
                 async with http.get(f"{endpoint}/admin/state") as response:
                     return dict(await response.json())
 
-            await admin.upsert_distribution_policy("dp-bot", DistributionPolicy(
-                offer_expires_after_seconds=60, mode=LongestIdleMode()))
-            await admin.upsert_distribution_policy("dp-human", DistributionPolicy(
-                offer_expires_after_seconds=HUMAN_EXPIRY, mode=LongestIdleMode()))
+            await admin.upsert_distribution_policy(
+                "dp-bot", DistributionPolicy(offer_expires_after_seconds=60, mode=LongestIdleMode())
+            )
+            await admin.upsert_distribution_policy(
+                "dp-human",
+                DistributionPolicy(offer_expires_after_seconds=HUMAN_EXPIRY, mode=LongestIdleMode()),
+            )
             await admin.upsert_queue("q-bot", RouterQueue(distribution_policy_id="dp-bot"))
             await admin.upsert_queue("q-human", RouterQueue(distribution_policy_id="dp-human"))
             chat = [RouterChannel(channel_id="chat", capacity_cost_per_job=1)]
-            await client.upsert_worker("bot-1", RouterWorker(capacity=5, queues=["q-bot"], channels=chat,
-                                       labels={"kind": "bot", "level": 3}, available_for_offers=True))
+            await client.upsert_worker(
+                "bot-1",
+                RouterWorker(
+                    capacity=5,
+                    queues=["q-bot"],
+                    channels=chat,
+                    labels={"kind": "bot", "level": 3},
+                    available_for_offers=True,
+                ),
+            )
             for n in range(3):  # humans: the policy leaves their offers alone, so they stay pending
-                await client.upsert_worker(f"human-{n}", RouterWorker(capacity=1, queues=["q-human"],
-                                           channels=chat, labels={"kind": "human", "level": 3},
-                                           available_for_offers=True))
+                await client.upsert_worker(
+                    f"human-{n}",
+                    RouterWorker(
+                        capacity=1,
+                        queues=["q-human"],
+                        channels=chat,
+                        labels={"kind": "human", "level": 3},
+                        available_for_offers=True,
+                    ),
+                )
             for n in range(5):
-                await client.upsert_job(f"bot-job-{n}", RouterJob(channel_id="chat", queue_id="q-bot", priority=1))
+                await client.upsert_job(
+                    f"bot-job-{n}", RouterJob(channel_id="chat", queue_id="q-bot", priority=1)
+                )
             for n in range(5):
-                await client.upsert_job(f"human-job-{n}", RouterJob(channel_id="chat", queue_id="q-human",
-                                                                    priority=1))  # fmt: skip
+                await client.upsert_job(
+                    f"human-job-{n}", RouterJob(channel_id="chat", queue_id="q-human", priority=1)
+                )
 
             async def mid_run() -> dict[str, Any] | None:
                 snapshot = await state()
@@ -129,14 +172,21 @@ async def restart_mid_run(tmp_path: Path) -> dict[str, Any]:
                 seen = {e["data"]["offerId"] for e in events}
                 return events if pending_offers <= seen else None
 
-            expired_events = await poll(expired, timeout=HUMAN_EXPIRY + 10, what="the pending offers expiring")
+            expired_events = await poll(
+                expired, timeout=HUMAN_EXPIRY + 10, what="the pending offers expiring"
+            )
             return {
-                "before": durable(before), "after": durable(after),
-                "jobs": len(before["jobs"]), "workers": len(before["workers"]),
-                "pending_offers": len(pending_offers), "timers_before": timers_before,
+                "before": durable(before),
+                "after": durable(after),
+                "jobs": len(before["jobs"]),
+                "workers": len(before["workers"]),
+                "pending_offers": len(pending_offers),
+                "timers_before": timers_before,
                 "timers_after": len(after.get("timers", [])),
-                "offers_expired_after_restart": len({e["data"]["offerId"] for e in expired_events} & pending_offers),
-            }  # fmt: skip
+                "offers_expired_after_restart": len(
+                    {e["data"]["offerId"] for e in expired_events} & pending_offers
+                ),
+            }
     finally:
         await first.stop()
         await second.stop()

@@ -107,6 +107,12 @@ def settled(stack: LiveStack, case: Case) -> bool:
     return any(offers.state(o) == wanted for o in ids) and bool(outcomes) and outcomes[-1] in (wanted, "gone")
 
 
+def host_attempts(stack: LiveStack, event_id: str) -> int:
+    """How many times the emulator tried to deliver one event to the Functions host."""
+    records = stack.call(lambda: stack.emulator.publisher.deliveries(event_id))
+    return sum(d.attempts for d in records if d.subscription.lower() == "functions-host")
+
+
 def test_every_fault_on_accept_and_decline_ends_as_the_contract_promises(stack: LiveStack) -> None:
     cases = [start_case(stack, fault, action) for fault in FAULTS for action in ACTIONS]
 
@@ -117,24 +123,26 @@ def test_every_fault_on_accept_and_decline_ends_as_the_contract_promises(stack: 
     problems = []
     for case in cases:
         ids = offers.for_job(case.job)
-        issued = [e for e in stack.events(ev.OFFER_ISSUED, job_id=case.job)]
+        issued = stack.events(ev.OFFER_ISSUED, job_id=case.job)
         event_ids = {e.id for e in issued}
         outcomes = [d.outcome for d in stack.decisions(job_id=case.job)]
         failed = sum(1 for r in stack.host.records if r.event_id in event_ids and not r.ok)
-        attempts = sum(
-            d.attempts
-            for e in issued
-            for d in stack.call(lambda e=e: stack.emulator.publisher.deliveries(e.id))
-            if d.subscription.lower() == "functions-host"
-        )
+        attempts = sum(host_attempts(stack, e.id) for e in issued)
         states = Counter(offers.state(o) for o in ids)
         errors = {d.fields.get("error") for d in stack.decisions(job_id=case.job) if d.outcome == "error"}
         statuses = {d.fields.get("status") for d in stack.decisions(job_id=case.job) if d.outcome == "error"}
-        rows.append({
-            "fault": case.fault.name, "action": case.action, "kind": case.fault.kind,
-            "function_outcomes": outcomes, "failed_invocations": failed, "deliveries": attempts,
-            "offer_states": dict(states), "errors": sorted(e for e in errors if e),
-        })  # fmt: skip
+        rows.append(
+            {
+                "fault": case.fault.name,
+                "action": case.action,
+                "kind": case.fault.kind,
+                "function_outcomes": outcomes,
+                "failed_invocations": failed,
+                "deliveries": attempts,
+                "offer_states": dict(states),
+                "errors": sorted(e for e in errors if e),
+            }
+        )
         wanted = "accepted" if case.action == "accept" else "declined"
         match case.fault.kind:
             case "retryable":
@@ -146,12 +154,7 @@ def test_every_fault_on_accept_and_decline_ends_as_the_contract_promises(stack: 
                     and errors == {"RetryableServiceError"}
                 )
             case "settled":
-                ok = (
-                    failed == 0
-                    and outcomes == ["gone"]
-                    and attempts == 1
-                    and set(states) == {"expired"}
-                )
+                ok = failed == 0 and outcomes == ["gone"] and attempts == 1 and set(states) == {"expired"}
             case _:
                 ok = (
                     failed >= 1
@@ -164,9 +167,12 @@ def test_every_fault_on_accept_and_decline_ends_as_the_contract_promises(stack: 
             problems.append(rows[-1])
     unaccounted = offers.unaccounted()
     record("faults", "matrix", rows, command="pytest tests/reliability/test_faults.py")
-    record("faults", "offers", {"issued": len(offers.issued), "by_state": dict(offers.by_state()),
-                                "unaccounted": len(unaccounted)},
-           command="pytest tests/reliability/test_faults.py")  # fmt: skip
+    record(
+        "faults",
+        "offers",
+        {"issued": len(offers.issued), "by_state": dict(offers.by_state()), "unaccounted": len(unaccounted)},
+        command="pytest tests/reliability/test_faults.py",
+    )
     assert problems == [], problems
     assert unaccounted == []
     accepted = [c for c in cases if c.action == "accept" and c.fault.kind == "retryable"]

@@ -98,7 +98,9 @@ async def run_load(jobs: int, log_dir: Path, scanner: SecretScanner) -> dict[str
     received: Counter[str] = Counter()
     webhook = AgentWebhook(lambda event: received.update([event.type]))
     await webhook.start()
-    stack = ProcessStack(StackOptions(policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir))
+    stack = ProcessStack(
+        StackOptions(policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir)
+    )
     started = time.monotonic()
     try:
         info = await stack.start(agent_webhook=webhook.url)
@@ -123,19 +125,32 @@ async def drive(
     ):
         admin = Admin(session, info.endpoint)
         await admin.send("PUT", "/admin/publisher", {"duplicateFraction": DUPLICATES})
-        fault = await admin.send("POST", "/admin/faults", {
-            "method": "POST", "path": r"/routing/workers/[^/]+/offers/[^/]+:accept$", "status": 503,
-            "probability": FAULT_503})  # fmt: skip
+        fault = await admin.send(
+            "POST",
+            "/admin/faults",
+            {
+                "method": "POST",
+                "path": r"/routing/workers/[^/]+/offers/[^/]+:accept$",
+                "status": 503,
+                "probability": FAULT_503,
+            },
+        )
         await admin_sdk.upsert_distribution_policy(
             "dp-load", DistributionPolicy(offer_expires_after_seconds=60, mode=LongestIdleMode())
         )
         await admin_sdk.upsert_queue("q-load", RouterQueue(distribution_policy_id="dp-load"))
         capacity = jobs // WORKERS + 10
         for n in range(WORKERS):
-            await client.upsert_worker(f"bot-{n}", RouterWorker(
-                capacity=capacity, queues=["q-load"], labels={"kind": "bot", "level": 3},
-                channels=[RouterChannel(channel_id="chat", capacity_cost_per_job=1)],
-                available_for_offers=True))  # fmt: skip
+            await client.upsert_worker(
+                f"bot-{n}",
+                RouterWorker(
+                    capacity=capacity,
+                    queues=["q-load"],
+                    labels={"kind": "bot", "level": 3},
+                    channels=[RouterChannel(channel_id="chat", capacity_cost_per_job=1)],
+                    available_for_offers=True,
+                ),
+            )
         job_ids = [f"load-{n:05d}" for n in range(jobs)]
         gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -164,21 +179,37 @@ async def drive(
 
         async def drained() -> bool:
             stats = (await admin.get("/admin/publisher"))["stats"]
-            return stats["pending"] == 0
+            return bool(stats["pending"] == 0)
 
         await wait(drained, timeout=60, what="every delivery finished")
         settle = stack.host_snapshot().invocations
         await asyncio.sleep(0.5)
         assert stack.host_snapshot().invocations == settle  # nothing more arrives
         memory = {child.name: peak_rss_kib(child.pid) for child in stack.children}
-        memory["test process (SDK clients, agent webhook)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        memory["test process (SDK clients, agent webhook)"] = resource.getrusage(
+            resource.RUSAGE_SELF
+        ).ru_maxrss
         state = await admin.get("/admin/state")
-        events = [e for kind in (ev.OFFER_ISSUED, *(k for k in (ev.OFFER_ACCEPTED, ev.OFFER_DECLINED,
-                  ev.OFFER_EXPIRED, ev.OFFER_REVOKED))) for e in await admin.get(f"/admin/events?type={kind}")]  # fmt: skip
+        events = [
+            e
+            for kind in (
+                ev.OFFER_ISSUED,
+                *(k for k in (ev.OFFER_ACCEPTED, ev.OFFER_DECLINED, ev.OFFER_EXPIRED, ev.OFFER_REVOKED)),
+            )
+            for e in await admin.get(f"/admin/events?type={kind}")
+        ]
         publisher = await admin.get("/admin/publisher")
         faults = await admin.get("/admin/faults")
         hits = next((f["hits"] for f in faults if f["id"] == fault["id"]), 0)
-        return reconcile(job_ids, state, events, stack, publisher, webhook, hits) | {
+        return reconcile(
+            job_ids,
+            state=state,
+            events=events,
+            stack=stack,
+            publisher=publisher,
+            webhook=webhook,
+            fault_hits=hits,
+        ) | {
             "peak_rss_kib": memory,
             "submit_seconds": round(submit_seconds, 1),
         }
@@ -186,6 +217,7 @@ async def drive(
 
 def reconcile(
     job_ids: list[str],
+    *,
     state: Mapping[str, Any],
     events: list[Mapping[str, Any]],
     stack: ProcessStack,
@@ -196,8 +228,16 @@ def reconcile(
     """The three records side by side; every difference either explained or counted as unexplained."""
     snapshot = stack.host_snapshot()
     lines = snapshot.decisions
-    short = {e["id"]: DemoEvent(e["id"], str(e["eventType"]).rsplit(".", 1)[-1], e["subject"],
-                                datetime.fromisoformat(e["eventTime"]), e["data"]) for e in events}  # fmt: skip
+    short = {
+        e["id"]: DemoEvent(
+            e["id"],
+            str(e["eventType"]).rsplit(".", 1)[-1],
+            e["subject"],
+            datetime.fromisoformat(e["eventTime"]),
+            e["data"],
+        )
+        for e in events
+    }
     book = OfferBook.of((e.type, e.offer_id, e.job_id) for e in short.values())
     jobs_state = {j["id"]: j["body"] for j in state["jobs"]}
     accepted_by_job = Counter(book.issued[o] for o in book.issued if book.state(o) == "accepted")
@@ -208,30 +248,35 @@ def reconcile(
     emulator_accepts = {o for o in book.issued if book.state(o) == "accepted"}
 
     assigned_once = [
-        j for j in job_ids
+        j
+        for j in job_ids
         if jobs_state.get(j, {}).get("status") == "assigned"
         and len(jobs_state[j].get("assignments") or {}) == 1
         and accepted_by_job[j] == 1
-    ]  # fmt: skip
+    ]
     stats = publisher["stats"]
     host_duplicates = stats["duplicates"] - webhook.duplicates
     extra_lines = len(lines) - len(book.issued)
-    errors = Counter((line.fields.get("error"), line.fields.get("status")) for line in lines if line.outcome == "error")
+    errors = Counter(
+        (line.fields.get("error"), line.fields.get("status")) for line in lines if line.outcome == "error"
+    )
     unexplained = {
         "jobs not assigned exactly once": len(job_ids) - len(assigned_once),
         "offers without exactly one final state": len(book.unaccounted()),
         "accepted offers without one function accept": len(
-            [o for o in emulator_accepts if lines_by_offer.get(o, []).count("accepted") != 1]),
+            [o for o in emulator_accepts if lines_by_offer.get(o, []).count("accepted") != 1]
+        ),
         "function accepts the emulator did not record": len(function_accepts - emulator_accepts),
         "decision lines for offers never issued": len(set(lines_by_offer) - set(book.issued)),
         "issued offers the function never saw": len(set(book.issued) - set(lines_by_offer)),
         "invocations without exactly one decision line": snapshot.invocations - len(lines),
-        "extra decision lines not explained by duplicates or redeliveries":
-            extra_lines - (host_duplicates + snapshot.invocations_failed),
+        "extra decision lines not explained by duplicates or redeliveries": extra_lines
+        - (host_duplicates + snapshot.invocations_failed),
         "failed invocations not caused by an injected 503": sum(
-            n for (err, status), n in errors.items() if (err, status) != ("RetryableServiceError", "503")),
+            n for (err, status), n in errors.items() if (err, status) != ("RetryableServiceError", "503")
+        ),
         "503 failures beyond the faults injected": max(0, sum(errors.values()) - fault_hits),
-    }  # fmt: skip
+    }
     first_seen: dict[str, datetime] = {}
     order: list[datetime] = []
     for line in lines:

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from tests.reliability.figures import record
 from tests.reliability.secrets_scan import BEARER_TOKEN, SecretScanner
 
 PATH: Final = "/routing/workers/w-1?api-version=2023-11-01"
+SIGNED: Final = "x-ms-date;host;x-ms-content-sha256"
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +46,19 @@ def signed_get(emu: EmulatorThread, *, date: datetime, key: str = DEV_ACCESS_KEY
     date_text = format_datetime(date.astimezone(UTC), usegmt=True)
     content_hash = base64.b64encode(hashlib.sha256(b"").digest()).decode()
     signature = sign(base64.b64decode(key), f"GET\n{PATH}\n{date_text};{host};{content_hash}")
-    return urllib.request.Request(f"{emu.endpoint}{PATH}", headers={
-        "x-ms-date": date_text, "x-ms-content-sha256": content_hash,
-        "Authorization": f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}",
-    })  # fmt: skip
+    return urllib.request.Request(  # noqa: S310 - loopback http only
+        f"{emu.endpoint}{PATH}",
+        headers={
+            "x-ms-date": date_text,
+            "x-ms-content-sha256": content_hash,
+            "Authorization": f"HMAC-SHA256 SignedHeaders={SIGNED}&Signature={signature}",
+        },
+    )
 
 
 def status_of(request: urllib.request.Request) -> int:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback http only
             return int(response.status)
     except urllib.error.HTTPError as err:
         return err.code
@@ -63,11 +68,11 @@ def other_key() -> str:
     return base64.b64encode(b"some other key, not the emulator's").decode()
 
 
-REQUESTS: Final = {
+REQUESTS: Final[dict[str, tuple[Callable[[EmulatorThread], urllib.request.Request], int]]] = {
     "signed-now (control: 404, no such worker)": (lambda emu: signed_get(emu, date=datetime.now(UTC)), 404),
     "bad-hmac-signature": (lambda emu: signed_get(emu, date=datetime.now(UTC), key=other_key()), 401),
     "stale-x-ms-date": (lambda emu: signed_get(emu, date=datetime.now(UTC) - timedelta(minutes=20)), 401),
-    "missing-authorization": (lambda emu: urllib.request.Request(f"{emu.endpoint}{PATH}"), 401),
+    "missing-authorization": (lambda emu: urllib.request.Request(f"{emu.endpoint}{PATH}"), 401),  # noqa: S310
 }
 
 
@@ -85,7 +90,9 @@ def entra_handler(emu: EmulatorThread, credential: FakeCredential) -> OfferHandl
     return OfferHandler(
         app_root=Path("."),
         settings_loader=lambda root: load_settings(root, env),
-        responder_factory=lambda settings: build_responder(settings, credential=credential, logging_enable=True),
+        responder_factory=lambda settings: build_responder(
+            settings, credential=credential, logging_enable=True
+        ),
     )
 
 
@@ -112,9 +119,17 @@ def test_a_refused_bearer_token_is_a_configuration_error_naming_settings_not_the
 
 def test_no_secret_in_any_log_line_of_the_run(scanner: SecretScanner) -> None:
     """Runs last (conftest orders it): everything the session logged at DEBUG, and child logs."""
-    record("secrets", "scan", {
-        "lines_scanned": scanner.lines, "log_records": scanner.records, "child_log_files": scanner.files,
-        "lines_by_source": scanner.lines_by_source(), "lines_with_a_secret": len(scanner.leaks),
-    }, command="make reliability (the whole session; test_secrets_last.py runs last)")  # fmt: skip
+    record(
+        "secrets",
+        "scan",
+        {
+            "lines_scanned": scanner.lines,
+            "log_records": scanner.records,
+            "child_log_files": scanner.files,
+            "lines_by_source": scanner.lines_by_source(),
+            "lines_with_a_secret": len(scanner.leaks),
+        },
+        command="make reliability (the whole session; test_secrets_last.py runs last)",
+    )
     assert scanner.records > 0
     assert scanner.leaks == []

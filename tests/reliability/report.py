@@ -1,0 +1,277 @@
+"""Render ``RELIABILITY.md`` from the figures a reliability run recorded (``tests/reliability/figures.py``).
+
+Usage: ``python -m tests.reliability.report RESULTS_DIR [OUTPUT]`` (``make reliability`` runs it).
+Every figure is shown with the command that produced it; a figure the run did not produce says so.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "render"]
+
+MISSING = "_not measured in this run_"
+
+
+def _load(directory: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))}
+
+
+def _figure(figures: Mapping[str, Any], section: str, name: str) -> tuple[Any, str] | None:
+    entry = figures.get(section, {}).get(name)
+    return None if entry is None else (entry["value"], entry["command"])
+
+
+def _table(rows: list[tuple[str, Any]]) -> list[str]:
+    out = ["| Figure | Value |", "|---|---|"]
+    out += [f"| {name} | {_cell(value)} |" for name, value in rows]
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value) or "-"
+    return str(value).replace("|", "\\|")
+
+
+def _command(command: str) -> str:
+    return f"Command: `{command}`"
+
+
+def _bad_input(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 1. Bad input", ""]
+    for name, title in (
+        ("worker", "Through the worker library (azure-functions-runtime)"),
+        ("host", "Through the host stand-in's webhook (HTTP)"),
+    ):
+        found = _figure(figures, "bad_input", name)
+        out += [f"### {title}", ""]
+        if found is None:
+            out += [MISSING, ""]
+            continue
+        value, command = found
+        out += _table(
+            [
+                ("payloads (examples)", value["examples"]),
+                ("events in them", value["events"]),
+                ("by category", value["by_category"]),
+                ("by expected verdict", value["by_verdict"]),
+                ("function outcomes (decision log)", value["by_outcome"]),
+                ("HTTP statuses", value.get("http_statuses") or "-"),
+                ("**unhandled exceptions outside the documented types**", value["unhandled_exceptions"]),
+                ("**SDK calls for invalid or ignored events**", value["sdk_calls_for_invalid_events"]),
+                ("SDK calls for valid open offers (the counter works)", value["sdk_calls_for_valid_events"]),
+                ("**rejections not logged with the field at fault**", value["rejections_without_field"]),
+                ("distinct fields named in rejections", value["distinct_rejected_fields"]),
+                ("most named fields", value["top_rejected_fields"]),
+            ]
+        )
+        out += ["", _command(command), ""]
+    out += [
+        "Invalid policies (6 hand-written faults and 200 hypothesis mutations of examples/policy.json) and "
+        "invalid deciders (5 kinds) fail the invocation with a ConfigurationError / InvalidDeciderError "
+        "naming `OFFER_POLICY` / `OFFER_DECIDER`, the rule and the field, before any SDK call: "
+        "`pytest tests/reliability/test_bad_input.py -k 'policy or decider'`.",
+        "",
+    ]
+    return out
+
+
+def _faults(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 2. Fault matrix (dev stack, accept and decline)", ""]
+    matrix = _figure(figures, "faults", "matrix")
+    if matrix is None:
+        return [*out, MISSING, ""]
+    rows, command = matrix
+    out += [
+        "| Fault | Action | Contract | Function outcomes, in order | Failed invocations | Deliveries | "
+        "Offer final states |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        out.append(
+            f"| {row['fault']} | {row['action']} | {row['kind']} | {' → '.join(row['function_outcomes'])} | "
+            f"{row['failed_invocations']} | {row['deliveries']} | {_cell(row['offer_states'])} |"
+        )
+    offers = _figure(figures, "faults", "offers")
+    if offers is not None:
+        value, _ = offers
+        out += [
+            "",
+            f"Offers issued: {value['issued']}, final states: {_cell(value['by_state'])}, "
+            f"**unaccounted: {value['unaccounted']}**.",
+        ]
+    out += [
+        "",
+        "Contracts: *retryable* = the invocation fails, Event Grid redelivers, the offer is answered "
+        "(a read timeout may let the first call through, so the redelivery finds it `gone`); *settled* = "
+        "acknowledged at once as `gone`, one delivery; *configuration* = ConfigurationError naming the "
+        "setting on every delivery until the offer expires (the last delivery then finds it too late: "
+        "`left`/`expired`, no call).",
+        "",
+        _command(command),
+        "",
+    ]
+    return out
+
+
+def _disorder(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 3. Delivery disorder", ""]
+    titles = {
+        "duplicates": "Every offer event delivered 2-3 times",
+        "past_expiry": "Offer event delivered after the offer expired",
+        "after_revoke": "Offer event delivered after the offer was revoked",
+        "host_restart": "Functions host restarted mid-run (deliveries fail while it is down)",
+    }
+    for name, title in titles.items():
+        found = _figure(figures, "disorder", name)
+        out += [f"### {title}", ""]
+        if found is None:
+            out += [MISSING, ""]
+            continue
+        value, command = found
+        out += [*_table(list(value.items())), "", _command(command), ""]
+    return out
+
+
+def _load_section(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 4. Load with reconciliation", ""]
+    for name, title in (("full", "10,000 jobs"), ("quick", "300 jobs (the quick run)")):
+        found = _figure(figures, "load", name)
+        out += [f"### {title}", ""]
+        if found is None:
+            out += [MISSING, ""]
+            continue
+        value, command = found
+        out += _table(
+            [
+                ("jobs submitted", value["jobs"]),
+                ("**jobs assigned exactly once**", value["jobs_assigned_exactly_once"]),
+                ("offers issued", value["offers_issued"]),
+                ("offers per final state (emulator event log)", value["offers_by_final_state"]),
+                ("function outcomes (decision log)", value["function_outcomes"]),
+                ("function errors", value["function_errors"] or "none"),
+                ("invocations", value["invocations"]),
+                (
+                    "duplicate deliveries to the function (share of offers)",
+                    f"{value['duplicate_deliveries_to_the_function']} ({value['duplicate_share']:.1%})",
+                ),
+                (
+                    "offer events first handled after a later one (share)",
+                    f"{value['offer_events_delivered_out_of_order']} ({value['reordered_share']:.1%})",
+                ),
+                ("503s injected on accept (1% of calls)", value["injected_503s"]),
+                ("publisher totals", value["deliveries"]),
+                ("**unexplained differences (total)**", value["unexplained_total"]),
+                ("unexplained, by check", value["unexplained"]),
+                ("peak memory (VmHWM / ru_maxrss, KiB)", value["peak_rss_kib"]),
+                ("submit time / wall time (s)", f"{value['submit_seconds']} / {value['wall_seconds']}"),
+            ]
+        )
+        out += ["", _command(command), ""]
+    out += [
+        "Reordering: the publisher's reorder window is opened for one submission batch in twenty (5% of "
+        "the jobs); the share above also counts the order changes that 64 concurrent deliveries cause on "
+        "their own.",
+        "",
+    ]
+    return out
+
+
+def _secrets(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 5. Secrets", ""]
+    found = _figure(figures, "secrets", "scan")
+    if found is None:
+        out += [MISSING, ""]
+    else:
+        value, command = found
+        out += [
+            *_table(
+                [
+                    (
+                        "**log lines with an access key, connection string, HMAC signature or bearer token**",
+                        value["lines_with_a_secret"],
+                    ),
+                    (
+                        "log lines scanned (DEBUG, azure-core HTTP logging and network trace on)",
+                        value["lines_scanned"],
+                    ),
+                    ("log records", value["log_records"]),
+                    ("child-process log files", value["child_log_files"]),
+                    ("lines by source", value["lines_by_source"]),
+                ]
+            ),
+            "",
+            _command(command),
+            "",
+        ]
+    out += [
+        "The emulator answers 401 to a bad HMAC signature, a stale `x-ms-date` (20 minutes) and a missing "
+        "`Authorization` (a correctly signed control request gets 404): "
+        "`pytest tests/reliability/test_secrets_last.py -k 401`.",
+        "",
+    ]
+    return out
+
+
+def _restart(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 6. Emulator restart with `--state` mid-run", ""]
+    found = _figure(figures, "restart", "emulator")
+    if found is None:
+        return [*out, MISSING, ""]
+    value, command = found
+    return [*out, *_table(list(value.items())), "", _command(command), ""]
+
+
+def render(figures: Mapping[str, Any]) -> str:
+    """The whole document."""
+    run = _figure(figures, "run", "session")
+    lines = [
+        "# Reliability",
+        "",
+        "Generated by `make reliability` (`tests/reliability/report.py`); do not edit by hand. "
+        "Tests: `tests/reliability/` (the quick ones also run in `make test`).",
+        "",
+    ]
+    if run is not None:
+        value, command = run
+        lines += [
+            f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+            f"{_cell(value['tests'])}, exit status {value['exit_status']}, "
+            f"{value['wall_seconds']} s wall (`{command}`).",
+            "",
+        ]
+        if value.get("slowest"):
+            lines += [
+                "Slowest tests: " + "; ".join(f"`{n.split('::')[-1]}` {s} s" for n, s in value["slowest"]),
+                "",
+            ]
+    for part in (_bad_input, _faults, _disorder, _load_section, _secrets, _restart):
+        lines += part(figures)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if not 1 <= len(argv) <= 2:
+        print("usage: python -m tests.reliability.report RESULTS_DIR [OUTPUT]", file=sys.stderr)
+        return 2
+    directory = Path(argv[0])
+    if not directory.is_dir():
+        print(f"no results directory: {directory}", file=sys.stderr)
+        return 2
+    output = Path(argv[1]) if len(argv) == 2 else Path("RELIABILITY.md")
+    output.write_text(render(_load(directory)), encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
