@@ -21,11 +21,21 @@ ALL = ("cold-start", "micro", "handler", "e2e", "emulator", "memory")
 
 def emulator_section(quick: bool) -> Table:
     """Benchmark 6: bench/emulator.py (the emulator helper's script), run as is; its table is carried over."""
-    args = ["--iterations", "50", "--threads", "2", "--duration", "2"] if quick else [
-        "--iterations", "300", "--threads", "4", "--duration", "8"]  # fmt: skip
+    args = (
+        ["--iterations", "50", "--threads", "2", "--duration", "2"]
+        if quick
+        else ["--iterations", "300", "--threads", "4", "--duration", "8"]
+    )
     log("emulator: bench/emulator.py " + " ".join(args))
-    done = subprocess.run([PYTHON, str(ROOT / "bench" / "emulator.py"), *args], cwd=ROOT, env=child_env(),
-                          capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "emulator.py"), *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     lines = done.stdout.strip().splitlines()
     table_md = "\n".join(line for line in lines if line.startswith("|"))
     return Table(
@@ -33,8 +43,10 @@ def emulator_section(quick: bool) -> Table:
         "6. Emulator",
         f".venv/bin/python bench/emulator.py {' '.join(args)}",
         intro=(
-            "The Job Router emulator alone, through the real sync SDK over loopback (script and method by the "
-            "emulator's author, `bench/emulator.py`; see its docstring). No target in the issue: these figures "
+            "The Job Router emulator alone, through the real sync SDK over loopback (script and "
+            "method by the "
+            "emulator's author, `bench/emulator.py`; see its docstring). No target in the issue: "
+            "these figures "
             "say what the emulator can carry in a load test. Its header line: " + (lines[0] if lines else "")
         ),
         extra_md=table_md,
@@ -78,10 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     if "micro" in selected:
         tables.extend(micro.run(quick=quick))
     if "handler" in selected:
-        tables.append(handler.overhead(20 if quick else 300))
+        tables.append(handler.overhead(20 if quick else 250))
     if "e2e" in selected:
-        tables.append(e2e.run(levels=(1, 10) if quick else e2e.LEVELS, warmup=0.5 if quick else 2.0,
-                              duration=1.0 if quick else 8.0))  # fmt: skip
+        tables.append(
+            e2e.run(
+                levels=(1, 10) if quick else e2e.LEVELS,
+                warmup=0.5 if quick else 2.0,
+                duration=1.0 if quick else 8.0,
+            )
+        )
     if "emulator" in selected:
         tables.append(emulator_section(quick))
     if "memory" in selected:
@@ -90,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`.venv/bin/python -m bench`); do not edit by hand. Every figure is measured "
-        "side by side with its baseline **in the same run**; the ratio is figure / baseline. These machines are "
+        "Written by `make bench` (`.venv/bin/python -m bench`); do not edit by hand. Every figure is "
+        "measured "
+        "side by side with its baseline **in the same run**; the ratio is figure / baseline. These "
+        "machines are "
         "noisy (other work shares the cores): compare ratios, not absolute values, across runs.",
         "",
         f"- Machine: {machine()}",

@@ -37,8 +37,12 @@ def compile_bytecode() -> None:
 
     targets = [str(ROOT / "function_app.py"), str(ROOT / "offer_handlers"), *site.getsitepackages()]
     env = child_env()
-    subprocess.run([PYTHON, "-m", "compileall", "-q", "-j", "0", *targets], env=env, check=False,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", "-j", "0", *targets],
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def _runs(modes: tuple[str, ...], env: dict[str, str], repeats: int) -> dict[str, list[dict[str, Any]]]:
@@ -58,7 +62,8 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
         intro=(
             "Import time measured inside fresh interpreters (the clock starts before the first import), "
             "**with bytecode compiled** (`python -m compileall` over the app and site-packages first, "
-            "`PYTHONDONTWRITEBYTECODE` unset for the measured processes), as a deployment built by Oryx / remote "
+            "`PYTHONDONTWRITEBYTECODE` unset for the measured processes), as a deployment built by "
+            "Oryx / remote "
             "build has. Medians."
         ),
     )

@@ -1,21 +1,24 @@
 """Benchmark 5: end to end through the dev stack, against a bare-subscriber floor in the same run.
 
-The stack is the one ``python -m devstack`` runs (``devstack.demo.stack.ProcessStack``): the Job Router emulator
-and the Functions host stand-in as two processes; the emulator's Event Grid publisher delivers each
+The stack is the one ``python -m devstack`` runs (``devstack.demo.stack.ProcessStack``): the Job Router
+emulator and the Functions host stand-in as two processes; the emulator's Event Grid publisher delivers each
 ``RouterWorkerOfferIssued`` to the host's webhook, the host invokes ``on_offer_issued`` through the worker
 library, and the function accepts over the SDK. The floor replaces host + function with
 ``bench/bare_subscriber.py`` (one async SDK accept per delivered event) behind the same emulator command line.
 
 Load is closed-loop: ``C`` offers are kept in flight (a new job is submitted as soon as an offer is accepted),
 for C = 1, 10, 50. The driver hears of accepts through an extra webhook subscribed to
-``RouterWorkerOfferAccepted`` only (on both sides alike). Offer-issued -> answered latency is the difference of
-the two events' ``eventTime`` (the emulator's clock), as in the demo's summary.
+``RouterWorkerOfferAccepted`` only (on both sides alike). Offer-issued -> answered latency is the difference
+of the two events' ``eventTime`` (the emulator's clock), as in the demo's summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -55,6 +58,7 @@ class LevelResult:
     p99: float
     answered: int
     unanswered: int
+    cpu_ms_per_offer: dict[str, float]
 
 
 class Feedback:
@@ -99,7 +103,13 @@ async def _setup(endpoint: str) -> JobRouterClient:
 
 
 async def _drive(
-    client: JobRouterClient, feedback: Feedback, concurrency: int, warmup: float, duration: float
+    client: JobRouterClient,
+    feedback: Feedback,
+    *,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    profiler: Profiler | None = None,
 ) -> tuple[datetime, datetime]:
     """Keep ``concurrency`` offers in flight; return the measured window (after the warm-up)."""
     submitted = 0
@@ -110,6 +120,8 @@ async def _drive(
     while loop.time() - start < warmup + duration:
         if window_start is None and loop.time() - start >= warmup:
             window_start = datetime.now(UTC)
+            if profiler is not None:
+                profiler.start()
         room = concurrency - (submitted - feedback.accepted)
         for _ in range(max(0, room)):
             job = RouterJob(channel_id="voice", queue_id="q")
@@ -124,6 +136,8 @@ async def _drive(
         except TimeoutError:
             pass
     window_end = datetime.now(UTC)
+    if profiler is not None:
+        profiler.stop()
     deadline = loop.time() + 10
     while feedback.accepted < submitted and loop.time() < deadline:
         await asyncio.sleep(0.05)
@@ -132,7 +146,9 @@ async def _drive(
     return window_start, window_end
 
 
-def _analyse(events: list[DemoEvent], concurrency: int, window: tuple[datetime, datetime]) -> LevelResult:
+def _analyse(
+    events: list[DemoEvent], concurrency: int, window: tuple[datetime, datetime], cpu: dict[str, float]
+) -> LevelResult:
     start, end = window
     issued = {e.offer_id: e.time for e in events if e.type == ev.OFFER_ISSUED and e.offer_id}
     accepted = {e.offer_id: e.time for e in events if e.type == ev.OFFER_ACCEPTED and e.offer_id}
@@ -152,10 +168,13 @@ def _analyse(events: list[DemoEvent], concurrency: int, window: tuple[datetime, 
         percentile(latencies, 0.99),
         len(latencies),
         unanswered,
+        {name: seconds * 1000 / max(1, len(in_window)) for name, seconds in cpu.items()},
     )
 
 
-async def _stack_level(concurrency: int, warmup: float, duration: float, tmp: Path) -> LevelResult:
+async def _stack_level(
+    concurrency: int, warmup: float, duration: float, tmp: Path, profile_dir: Path | None = None
+) -> LevelResult:
     feedback = Feedback()
     await feedback.webhook.start()
     policy = tmp / "accept-all.json"
@@ -165,21 +184,106 @@ async def _stack_level(concurrency: int, warmup: float, duration: float, tmp: Pa
     try:
         info = await stack.start(agent_webhook=feedback.spec)
         client = await _setup(info.endpoint)
-        window = await _drive(client, feedback, concurrency, warmup, duration)
+        pids = {child.name.split()[-1].lower(): child.pid for child in stack.children}
+        profiler = Profiler(profile_dir, f"stack-{concurrency}", duration, pids)
+        window = await _drive(
+            client, feedback, concurrency=concurrency, warmup=warmup, duration=duration, profiler=profiler
+        )
+        profiler.wait()
         events = await fetch_events(info.endpoint)
     finally:
         if client is not None:
             await client.close()
         await stack.stop()
         await feedback.webhook.close()
-    return _analyse(events, concurrency, window)
+    return _analyse(events, concurrency, window, profiler.cpu)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0.0 elsewhere)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (Linux /proc/stat; 0.0 elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class Profiler:
+    """CPU seconds each process (and this driver) spends in the measured window; optionally py-spy
+    (requirements-dev.txt) sampling them meanwhile, as raw collapsed stacks in ``out_dir``."""
+
+    def __init__(
+        self, out_dir: Path | None, label: str, duration: float, pids: dict[str, int | None]
+    ) -> None:
+        self.out_dir, self.label, self.duration = out_dir, label, duration
+        self.pids = {**pids, "driver (bench process)": os.getpid()}
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._before: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._before["whole machine"] = machine_busy_seconds()
+        if self.out_dir is None:
+            return
+        spy = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
+        for name, pid in self.pids.items():
+            if pid is None or name.startswith("driver"):
+                continue
+            path = self.out_dir / f"{self.label}-{name}.txt"
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        f"{max(1, int(self.duration))}",
+                        "--rate",
+                        "250",
+                        "--format",
+                        "raw",
+                        "--nonblocking",
+                        "--output",
+                        str(path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+    def stop(self) -> None:
+        self.cpu = {name: cpu_seconds(pid) - self._before.get(name, 0.0) for name, pid in self.pids.items()}
+        self.cpu["whole machine"] = machine_busy_seconds() - self._before["whole machine"]
+
+    def wait(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=self.duration + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 _BARE_READY = re.compile(r"listening on (?P<url>\S+)")
 _EMULATOR_READY = re.compile(r"^Job Router emulator listening on")
 
 
-async def _floor_level(concurrency: int, warmup: float, duration: float, tmp: Path) -> LevelResult:
+async def _floor_level(
+    concurrency: int, warmup: float, duration: float, tmp: Path, profile_dir: Path | None = None
+) -> LevelResult:
     feedback = Feedback()
     await feedback.webhook.start()
     port = free_port()
@@ -188,8 +292,10 @@ async def _floor_level(concurrency: int, warmup: float, duration: float, tmp: Pa
     bare = ChildProcess(
         "bare subscriber",
         [PYTHON, "-m", "bench.bare_subscriber", endpoint, DEV_ACCESS_KEY],
-        env=env, log_path=tmp / f"bare-{concurrency}.log", cwd=ROOT,
-    )  # fmt: skip
+        env=env,
+        log_path=tmp / f"bare-{concurrency}.log",
+        cwd=ROOT,
+    )
     emulator: ChildProcess | None = None
     client: JobRouterClient | None = None
     try:
@@ -198,16 +304,37 @@ async def _floor_level(concurrency: int, warmup: float, duration: float, tmp: Pa
         # The same emulator command line as the stack's (schema, retry scale, INFO logging), other webhooks.
         emulator = ChildProcess(
             "emulator",
-            [PYTHON, "-m", "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port),
-             "--webhook", f"{url}#types=RouterWorkerOfferIssued&name=bare",
-             "--webhook", feedback.spec, "--schema", "eventgrid", "--retry-scale", "0.05"],
-            env=env, log_path=tmp / f"floor-emulator-{concurrency}.log", cwd=ROOT,
-        )  # fmt: skip
+            [
+                PYTHON,
+                "-m",
+                "devstack.jobrouter",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webhook",
+                f"{url}#types=RouterWorkerOfferIssued&name=bare",
+                "--webhook",
+                feedback.spec,
+                "--schema",
+                "eventgrid",
+                "--retry-scale",
+                "0.05",
+            ],
+            env=env,
+            log_path=tmp / f"floor-emulator-{concurrency}.log",
+            cwd=ROOT,
+        )
         await emulator.start()
         await emulator.wait_for_line(_EMULATOR_READY, 60)
         await wait_until_validated(endpoint, timeout=15)
         client = await _setup(endpoint)
-        window = await _drive(client, feedback, concurrency, warmup, duration)
+        pids = {"emulator": emulator.pid, "subscriber": bare.pid}
+        profiler = Profiler(profile_dir, f"floor-{concurrency}", duration, pids)
+        window = await _drive(
+            client, feedback, concurrency=concurrency, warmup=warmup, duration=duration, profiler=profiler
+        )
+        profiler.wait()
         events = await fetch_events(endpoint)
     finally:
         if client is not None:
@@ -216,7 +343,7 @@ async def _floor_level(concurrency: int, warmup: float, duration: float, tmp: Pa
             await emulator.stop()
         await bare.stop()
         await feedback.webhook.close()
-    return _analyse(events, concurrency, window)
+    return _analyse(events, concurrency, window, profiler.cpu)
 
 
 async def _all(
@@ -240,14 +367,18 @@ def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: floa
     table = Table(
         "e2e",
         "5. End to end (dev stack)",
-        f".venv/bin/python -m bench --only e2e   (closed loop, {warmup:g} s warm-up + {duration:g} s measured "
+        f".venv/bin/python -m bench --only e2e   (closed loop, {warmup:g} s warm-up + {duration:g} s "
+        "measured "
         "per level and side)",
         intro=(
             "emulator -> Event Grid delivery -> Functions host stand-in -> worker library -> function -> SDK "
-            "accept, as `python -m devstack` runs it (`ProcessStack`: emulator and host as separate processes, "
+            "accept, as `python -m devstack` runs it (`ProcessStack`: emulator and host as separate "
+            "processes, "
             "both at their default INFO logging; the bench process reads the host's log as the demo does). "
-            f"{WORKERS} workers, one queue, accept-all policy. **Baseline (floor)**: the same emulator command "
-            "line delivering to `bench/bare_subscriber.py` (aiohttp webhook + one async SDK accept per event). "
+            f"{WORKERS} workers, one queue, accept-all policy. **Baseline (floor)**: the same "
+            "emulator command "
+            "line delivering to `bench/bare_subscriber.py` (aiohttp webhook + one async SDK accept "
+            "per event). "
             "Offers/s: offers accepted per second of the measured window. Latency: `eventTime` of "
             "RouterWorkerOfferAccepted minus RouterWorkerOfferIssued, for offers issued in the window."
         ),
@@ -255,19 +386,45 @@ def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: floa
     for ours, floor in results:
         c = ours.concurrency
         tput_target = "≥ 300 offers/s (sustained, 2 cores)" if c == max(levels) else "context"
-        table.add(f"{c} concurrent: sustained throughput", ours.offers_per_s, "offers/s", baseline_name="floor",
-                  baseline=floor.offers_per_s, target=tput_target,
-                  passed=ours.offers_per_s >= 300 if c == max(levels) else None)  # fmt: skip
-        for label, mine, theirs in (("p50", ours.p50, floor.p50), ("p95", ours.p95, floor.p95),
-                                    ("p99", ours.p99, floor.p99)):  # fmt: skip
+        table.add(
+            f"{c} concurrent: sustained throughput",
+            ours.offers_per_s,
+            "offers/s",
+            baseline_name="floor",
+            baseline=floor.offers_per_s,
+            target=tput_target,
+            passed=ours.offers_per_s >= 300 if c == max(levels) else None,
+        )
+        for label, mine, theirs in (
+            ("p50", ours.p50, floor.p50),
+            ("p95", ours.p95, floor.p95),
+            ("p99", ours.p99, floor.p99),
+        ):
             target, passed = "context", None
             if c == 10 and label == "p99":
                 target, passed = "≤ 50 ms", mine <= 50.0
-            table.add(f"{c} concurrent: issued→answered {label}", mine, "ms", baseline_name="floor",
-                      baseline=theirs, target=target, passed=passed)  # fmt: skip
+            table.add(
+                f"{c} concurrent: issued→answered {label}",
+                mine,
+                "ms",
+                baseline_name="floor",
+                baseline=theirs,
+                target=target,
+                passed=passed,
+            )
         table.notes.append(
             f"{c} concurrent: {ours.answered} offers measured ({ours.unanswered} unanswered) vs floor "
             f"{floor.answered} ({floor.unanswered} unanswered)."
         )
+    cpu_rows = ["| Level | Side | CPU ms per offer, by process |", "| --- | --- | --- |"]
+    for ours, floor in results:
+        for side, result in (("dev stack", ours), ("floor", floor)):
+            parts = ", ".join(f"{name} {ms:.2f}" for name, ms in result.cpu_ms_per_offer.items())
+            cpu_rows.append(f"| {result.concurrency} | {side} | {parts} |")
+    table.extra_md = (
+        "CPU time each process used in the measured window, per offer answered (`/proc/PID/stat`); "
+        "*whole machine* is every core's busy time (`/proc/stat`), other jobs on the machine included, so "
+        "*whole machine* minus the processes listed is load that is not ours:\n\n" + "\n".join(cpu_rows)
+    )
     table.notes.append(f"whole benchmark took {time.monotonic() - started:.0f} s.")
     return table

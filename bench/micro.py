@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pyperf
+import pyperf  # type: ignore[import-untyped]
 
 from bench.common import PYTHON, ROOT, Table, child_env, log
 
@@ -21,8 +21,11 @@ def _suite(quick: bool) -> tuple[pyperf.BenchmarkSuite, str]:
         out = Path(tmp) / "micro.json"
         subprocess.run(
             [PYTHON, str(ROOT / "bench" / "micro_pyperf.py"), *args, "-o", str(out)],
-            cwd=ROOT, env=child_env(), check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=child_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return pyperf.BenchmarkSuite.load(str(out)), command
 
 
@@ -40,9 +43,11 @@ def run(*, quick: bool = False) -> tuple[Table, Table]:
         command,
         intro=(
             "`decide(offer, policy, now=...)` per offer, pyperf medians (3 worker processes x 5 values). "
-            "Policies of N rules with two label conditions each (`workerLabels.kind` equal, `jobLabels.language` "
+            "Policies of N rules with two label conditions each (`workerLabels.kind` equal, "
+            "`jobLabels.language` "
             "equal); *first* = the first rule matches, *last* = only the last rule matches, so every rule is "
-            "evaluated (the earlier ones fail on their first condition). Baseline: a no-op function with the same "
+            "evaluated (the earlier ones fail on their first condition). Baseline: a no-op function "
+            "with the same "
             "signature, called the same way (`functools.partial(fn, now=...)`)."
         ),
     )
@@ -54,12 +59,26 @@ def run(*, quick: bool = False) -> tuple[Table, Table]:
                 target, passed = "≤ 10 µs (10-rule policy)", value <= 10.0
             elif where == "last":
                 target, passed = "≤ 2 µs per rule evaluated", value / n <= 2.0
-            decide.add(f"{n} rule(s), {where}-rule match", value, "µs", baseline_name="no-op call",
-                       baseline=noop, target=target, passed=passed)  # fmt: skip
+            decide.add(
+                f"{n} rule(s), {where}-rule match",
+                value,
+                "µs",
+                baseline_name="no-op call",
+                baseline=noop,
+                target=target,
+                passed=passed,
+            )
     for n in (10, 100):
         per_rule = (us(f"decide-{n}-last") - us("decide-1-first")) / (n - 1)
-        decide.add(f"per extra rule evaluated ({n}-rule last - 1-rule first) / {n - 1}", per_rule, "µs",
-                   baseline_name="no-op call", baseline=noop, target="≤ 2 µs per rule", passed=per_rule <= 2.0)  # fmt: skip
+        decide.add(
+            f"per extra rule evaluated ({n}-rule last - 1-rule first) / {n - 1}",
+            per_rule,
+            "µs",
+            baseline_name="no-op call",
+            baseline=noop,
+            target="≤ 2 µs per rule",
+            passed=per_rule <= 2.0,
+        )
 
     parse = Table(
         "parse",
@@ -74,6 +93,13 @@ def run(*, quick: bool = False) -> tuple[Table, Table]:
     base = us("json-loads-event")
     for schema in ("eventgrid", "cloudevents"):
         value = us(f"parse-{schema}")
-        parse.add(f"{schema} schema", value, "µs", baseline_name="`json.loads(event_text)`", baseline=base,
-                  target="≤ 20 µs", passed=value <= 20.0)  # fmt: skip
+        parse.add(
+            f"{schema} schema",
+            value,
+            "µs",
+            baseline_name="`json.loads(event_text)`",
+            baseline=base,
+            target="≤ 20 µs",
+            passed=value <= 20.0,
+        )
     return decide, parse

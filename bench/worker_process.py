@@ -105,47 +105,64 @@ def _log_decisions_to_devnull() -> None:
 
 
 def overhead(count: int) -> dict[str, Any]:
+    """Three sides, rotating offer by offer (A B C A B C ...), each on a fresh offer of the same worker:
+
+    - ``invoke``: the function through the worker library (``WorkerApp.invoke``);
+    - ``direct``: the same process-wide ``OfferHandler.handle`` called on this thread (no worker library);
+    - ``bare``: ``accept_job_offer`` with the handler's own SDK client.
+    """
+    from offer_handlers.events import Envelope
+
+    sides = ("invoke", "direct", "bare")
+    warmup = 20
     proc, endpoint, key = start_emulator()
     try:
         _setup_router(endpoint, key)
-        warmup = 20
-        events = _issue_offers(endpoint, key, 2 * count + 2 * warmup)
+        events = _issue_offers(endpoint, key, len(sides) * (count + warmup))
         _log_decisions_to_devnull()
         app, handler = _load_app(endpoint, key)
-        client = None
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        cpu: dict[str, list[float]] = {side: [] for side in sides}
+        failures = 0
 
-        async def measure() -> tuple[list[float], list[float], int]:
-            nonlocal client
-            handler_ms: list[float] = []
-            bare_ms: list[float] = []
-            failures = 0
+        async def measure() -> None:
+            nonlocal failures
+            client: Any = None
             for index, event in enumerate(events):
+                side = sides[index % len(sides)]
                 data = event["data"]
-                if index % 2 == 0:  # the function, through the worker library
-                    started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                if side == "invoke":
                     result = await app.invoke(FUNCTION, event)
-                    elapsed = (time.perf_counter() - started) * 1000
                     failures += 0 if result.ok else 1
-                    if not result.ok and failures < 3:
-                        print("invoke failed:", result.error, proc.poll(), file=sys.stderr)
-                    (handler_ms if index >= 2 * warmup else []).append(elapsed)
-                    if client is None:
-                        # The very SDK client the handler built (same pipeline, same connection pool).
-                        client = handler.responder()._client
-                else:  # a bare accept_job_offer with the same client, on the same kind of offer
-                    assert client is not None
-                    started = time.perf_counter()
+                elif side == "direct":
+                    envelope = Envelope(
+                        "eventgrid", event["id"], event["eventType"], event["subject"], event["data"]
+                    )
+                    handler.handle(envelope)
+                else:
                     client.accept_job_offer(data["workerId"], data["offerId"])
-                    elapsed = (time.perf_counter() - started) * 1000
-                    (bare_ms if index >= 2 * warmup else []).append(elapsed)
-            return handler_ms, bare_ms, failures
+                elapsed = (time.perf_counter() - started) * 1000
+                if index >= len(sides) * warmup:
+                    times[side].append(elapsed)
+                    cpu[side].append((time.process_time() - cpu_started) * 1000)
+                if client is None:
+                    # The very SDK client the handler built (same pipeline, same connection pool).
+                    client = handler.responder()._client
 
-        handler_ms, bare_ms, failures = asyncio.run(measure())
-        outcomes = {"accepted_by_handler": len(handler.settled)}
+        asyncio.run(measure())
+        settled = len(handler.settled)
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
-    return {"handler_ms": handler_ms, "bare_ms": bare_ms, "failures": failures, **outcomes}
+    return {
+        "handler_ms": times["invoke"],
+        "direct_ms": times["direct"],
+        "bare_ms": times["bare"],
+        "cpu_ms": {side: sum(values) / max(1, len(values)) for side, values in cpu.items()},
+        "failures": failures,
+        "accepted_by_handler": settled,
+    }
 
 
 def _rss_mib() -> tuple[float, float]:
@@ -177,10 +194,17 @@ def memory(count: int, concurrency: int = 8) -> dict[str, Any]:
                 "eventTime": datetime.now(UTC).isoformat(),
                 "dataVersion": "1.0",
                 "metadataVersion": "1",
-                "data": {"workerId": WORKER, "jobId": "x", "offerId": offer_id, "queueId": "q",
-                         "channelId": "voice", "expiresOn": expires, "jobLabels": {"n": 1},
-                         "workerLabels": {"kind": "bot"}},
-            }  # fmt: skip
+                "data": {
+                    "workerId": WORKER,
+                    "jobId": "x",
+                    "offerId": offer_id,
+                    "queueId": "q",
+                    "channelId": "voice",
+                    "expiresOn": expires,
+                    "jobLabels": {"n": 1},
+                    "workerLabels": {"kind": "bot"},
+                },
+            }
 
         async def run() -> dict[str, Any]:
             first = await app.invoke(FUNCTION, event())
@@ -195,8 +219,16 @@ def memory(count: int, concurrency: int = 8) -> dict[str, Any]:
                 done += batch
             elapsed = time.perf_counter() - started
             peak_n, rss_n = _rss_mib()
-            return {"peak_1": peak1, "rss_1": rss1, "peak_n": peak_n, "rss_n": rss_n, "n": done,
-                    "failures": failures, "settled": len(handler.settled), "seconds": elapsed}  # fmt: skip
+            return {
+                "peak_1": peak1,
+                "rss_1": rss1,
+                "peak_n": peak_n,
+                "rss_n": rss_n,
+                "n": done,
+                "failures": failures,
+                "settled": len(handler.settled),
+                "seconds": elapsed,
+            }
 
         return asyncio.run(run())
     finally:
