@@ -30,6 +30,13 @@ SECRETS: Final[tuple[str, ...]] = (
     f"accesskey={ACCESS_KEY}",
     BEARER_TOKEN,
 )
+#: The one documented exception: the emulator's start-up line prints the connection string of the *public*
+#: development key (like Azurite's account key; never for a key you pass it). Counted, not a leak.
+_DEV_KEY_BANNER: Final = re.compile(
+    r"^Job Router emulator listening on \S+ \(development key\) connection string: endpoint=\S+;accesskey="
+    + re.escape(DEV_ACCESS_KEY)
+    + "$"
+)
 #: An HMAC signature or a bearer header value, whatever the key or token.
 _CREDENTIAL_SHAPES: Final = re.compile(r"Signature=[A-Za-z0-9+/=]{20,}|Bearer\s+[A-Za-z0-9._-]{20,}")
 
@@ -48,6 +55,7 @@ class _Totals:
     records: int = 0
     files: int = 0
     leaks: list[Leak] = field(default_factory=list)
+    dev_key_banners: int = 0
     sources: dict[str, int] = field(default_factory=dict)
 
 
@@ -77,9 +85,15 @@ class SecretScanner(logging.Handler):
 
     def _scan(self, source: str, text: str, *, records: int) -> None:
         lines = text.count("\n") + 1
-        leaks = [Leak(source, self._cut(line)) for line in text.splitlines() if self._holds_secret(line)]
+        banners = sum(1 for line in text.splitlines() if _DEV_KEY_BANNER.match(line.strip()))
+        leaks = [
+            Leak(source, self._cut(line))
+            for line in text.splitlines()
+            if self._holds_secret(line) and not _DEV_KEY_BANNER.match(line.strip())
+        ]
         with self._lock_totals:
             totals = self._totals
+            totals.dev_key_banners += banners
             totals.lines += lines
             totals.records += records
             kind = source.split(":", 1)[0]
@@ -113,6 +127,12 @@ class SecretScanner(logging.Handler):
     def leaks(self) -> list[Leak]:
         with self._lock_totals:
             return list(self._totals.leaks)
+
+    @property
+    def dev_key_banners(self) -> int:
+        """Emulator start-up lines that print the public development key's connection string."""
+        with self._lock_totals:
+            return self._totals.dev_key_banners
 
     def lines_by_source(self) -> dict[str, int]:
         with self._lock_totals:

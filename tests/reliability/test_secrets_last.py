@@ -128,8 +128,35 @@ def test_no_secret_in_any_log_line_of_the_run(scanner: SecretScanner) -> None:
             "child_log_files": scanner.files,
             "lines_by_source": scanner.lines_by_source(),
             "lines_with_a_secret": len(scanner.leaks),
+            "emulator_banners_with_the_public_dev_key": scanner.dev_key_banners,
         },
         command="make reliability (the whole session; test_secrets_last.py runs last)",
     )
     assert scanner.records > 0
     assert scanner.leaks == []
+
+
+SCANNER_CASES: Final = {
+    "dev-key-in-a-function-line": (f"connecting with accesskey={DEV_ACCESS_KEY}", 1),
+    "hmac-signature": ("Authorization: HMAC-SHA256 SignedHeaders=x&Signature=" + "A" * 43 + "=", 1),
+    "bearer-token": (f"Authorization: Bearer {BEARER_TOKEN}", 1),
+    "emulator-banner-with-the-public-dev-key": (
+        "Job Router emulator listening on http://127.0.0.1:1 (development key) connection string: "
+        f"endpoint=http://127.0.0.1:1/;accesskey={DEV_ACCESS_KEY}",
+        0,
+    ),
+    "redacted-header": ("'Authorization': 'REDACTED'", 0),
+}
+
+
+@pytest.mark.parametrize("case", list(SCANNER_CASES), ids=list(SCANNER_CASES))
+def test_the_scanner_sees_each_kind_of_secret(case: str, tmp_path: Path) -> None:
+    line, leaks = SCANNER_CASES[case]
+    log = tmp_path / "child.log"
+    log.write_text(f"first line\n{line}\nlast line\n", encoding="utf-8")
+    scanner = SecretScanner()
+
+    scanner.scan_file(log)
+
+    assert len(scanner.leaks) == leaks
+    assert all(DEV_ACCESS_KEY not in leak.text and BEARER_TOKEN not in leak.text for leak in scanner.leaks)
