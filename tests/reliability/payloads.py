@@ -111,12 +111,12 @@ def bad_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             else:
                 data["jobLabels"] = {**(data.get("jobLabels") or {}), **extra}
         case "huge-string":
-            size = draw(st.sampled_from([1_025, 10_000, 100_000, 1_000_000]))
+            size = draw(st.sampled_from([1_025, 10_000, 100_000]))  # Event Grid caps an event at 1 MB
             key = draw(st.sampled_from([*REQUIRED, "queueId", "channelId", "subject", "id"]))
             text = draw(st.sampled_from(["a", "\u00e9", "\u2603", " "])) * size
             (event if key in ("subject", "id") else data)[key] = text
         case "huge-map":
-            size = draw(st.sampled_from([1_000, 10_000, 50_000]))
+            size = draw(st.sampled_from([1_000, 10_000]))
             key = draw(st.sampled_from(["jobLabels", "jobTags", "workerLabels", "workerTags"]))
             value = draw(st.sampled_from(["v", 1, None, [1], {"deep": 1}]))
             data[key] = {f"k{i}": value for i in range(size)}

@@ -46,7 +46,7 @@ SETTINGS: Final = {
 QUICK: Final = 300
 FULL: Final = 10_000
 #: Webhook bodies hold 1-3 events each: this many bodies carry over 10,000 events.
-HOST_BODIES: Final = 6_000
+HOST_BODIES: Final = 7_000
 HEALTH: Final = [
     HealthCheck.too_slow,
     HealthCheck.data_too_large,
@@ -189,7 +189,7 @@ def assert_clean(tally: Tally, examples: int) -> None:
     assert tally.calls_for_invalid == 0
     assert tally.unlogged == [], tally.unlogged[:5]
     assert tally.by_verdict["invalid"] > examples // 3  # the generator really produces bad payloads
-    assert tally.calls_for_valid >= tally.by_verdict["open"] > 0  # the counting can see calls
+    assert tally.calls_for_valid >= len(tally.offers) > 0  # the counting can see calls
 
 
 # --- fixtures --------------------------------------------------------------------------------------------
@@ -225,8 +225,9 @@ def lines() -> Iterator[Lines]:
         logger.removeHandler(handler)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def worker(app_env: None) -> Iterator[WorkerApp]:
+    """A fresh import of function_app per test: its handler has settled no offer yet."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in SETTINGS.items():
             patch.setenv(name, value)
@@ -263,7 +264,7 @@ class HostRunner:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def host(app_env: None) -> Iterator[HostRunner]:
     runner = HostRunner()
     yield runner
