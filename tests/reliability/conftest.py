@@ -1,5 +1,5 @@
 """Reliability run setup: every log line at DEBUG (azure-core HTTP logging included) goes through the
-secret scanner, and the secret check runs after everything else in the session."""
+secret scanner, and the secret check runs after every other test of this package."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import offer_handlers.client
 from tests.reliability.secrets_scan import SecretScanner
 
 _LOUD = (
@@ -24,8 +23,12 @@ _SCANNER = SecretScanner()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The secret scan reads what every other test logged, so it runs last."""
-    items.sort(key=lambda item: "test_secrets_last" in item.nodeid)
+    """The secret scan reads what every other reliability test logged, so it runs last of them
+    (the other directories' tests keep their places)."""
+    mine = [i for i, item in enumerate(items) if "tests/reliability/" in item.nodeid]
+    ordered = sorted((items[i] for i in mine), key=lambda item: "test_secrets_last" in item.nodeid)
+    for index, item in zip(mine, ordered, strict=True):
+        items[index] = item
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +37,9 @@ def scanner() -> SecretScanner:
     return _SCANNER
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _debug_logging_scanned() -> Iterator[None]:
+    """DEBUG everywhere while this package's tests run (and only then: other suites keep their levels)."""
     root = logging.getLogger()
     old = root.level
     root.setLevel(logging.DEBUG)
@@ -48,17 +52,6 @@ def _debug_logging_scanned() -> Iterator[None]:
         logging.getLogger(name).setLevel(level)
     root.removeHandler(_SCANNER)
     root.setLevel(old)
-
-
-@pytest.fixture
-def network_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The function's SDK client with azure-core's network trace on (``logging_enable=True``)."""
-    real = offer_handlers.client.build_responder
-
-    def traced(settings: Any, **kwargs: Any) -> Any:
-        return real(settings, **{**kwargs, "logging_enable": True})
-
-    monkeypatch.setattr(offer_handlers.client, "build_responder", traced)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
