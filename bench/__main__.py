@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if "emulator" in selected:
         tables.append(emulator_section(quick))
     if "memory" in selected:
-        tables.append(handler.memory(200 if quick else 10_000))
+        tables.append(handler.memory(400 if quick else 20_000))
     elapsed = time.monotonic() - started
     header = [
         "# Benchmarks",

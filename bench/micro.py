@@ -46,7 +46,8 @@ def run(*, quick: bool = False) -> tuple[Table, Table]:
             "Policies of N rules with two label conditions each (`workerLabels.kind` equal, "
             "`jobLabels.language` "
             "equal); *first* = the first rule matches, *last* = only the last rule matches, so every rule is "
-            "evaluated (the earlier ones fail on their first condition). Baseline: a no-op function "
+            "evaluated (each earlier rule evaluates both conditions: the language one holds, the "
+            "kind one fails). Baseline: a no-op function "
             "with the same "
             "signature, called the same way (`functools.partial(fn, now=...)`)."
         ),

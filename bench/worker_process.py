@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import resource
 import sys
 import time
 import uuid
@@ -166,17 +165,30 @@ def overhead(count: int) -> dict[str, Any]:
 
 
 def _rss_mib() -> tuple[float, float]:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    current = 0.0
+    """(peak, current) resident set size in MiB: ``VmHWM`` and ``VmRSS`` of /proc/self/status."""
+    values = {"VmHWM:": 0.0, "VmRSS:": 0.0}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            current = int(line.split()[1]) / 1024
-    return peak, current
+        name = line.split(":", 1)[0] + ":"
+        if name in values:
+            values[name] = int(line.split()[1]) / 1024
+    return values["VmHWM:"], values["VmRSS:"]
+
+
+def _reset_peak() -> bool:
+    """Reset the peak RSS to the current RSS (Linux ``clear_refs`` 5): start-up peaks must not hide growth."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def memory(count: int, concurrency: int = 8) -> dict[str, Any]:
     """``count`` invocations of distinct offers; the emulator answers 404 (unknown offer) so each one is a
-    full SDK call that settles the offer id (Outcome.GONE), filling the settled-offer memory."""
+    full SDK call that settles the offer id (Outcome.GONE), filling the settled-offer memory.
+
+    Peak and current RSS after the first invocation, after half of them and after all (the peak is reset
+    once the app is loaded, before the first invocation)."""
     proc, endpoint, key = start_emulator()
     try:
         _setup_router(endpoint, key)
@@ -207,23 +219,23 @@ def memory(count: int, concurrency: int = 8) -> dict[str, Any]:
             }
 
         async def run() -> dict[str, Any]:
+            reset = _reset_peak()
             first = await app.invoke(FUNCTION, event())
             assert first.ok, first.error
-            peak1, rss1 = _rss_mib()
+            points = {1: _rss_mib()}
             done, failures = 1, 0
             started = time.perf_counter()
-            while done < count:
-                batch = min(concurrency, count - done)
-                results = await asyncio.gather(*(app.invoke(FUNCTION, event()) for _ in range(batch)))
-                failures += sum(0 if r.ok else 1 for r in results)
-                done += batch
+            for target in (count // 2, count):
+                while done < target:
+                    batch = min(concurrency, target - done)
+                    results = await asyncio.gather(*(app.invoke(FUNCTION, event()) for _ in range(batch)))
+                    failures += sum(0 if r.ok else 1 for r in results)
+                    done += batch
+                points[done] = _rss_mib()
             elapsed = time.perf_counter() - started
-            peak_n, rss_n = _rss_mib()
             return {
-                "peak_1": peak1,
-                "rss_1": rss1,
-                "peak_n": peak_n,
-                "rss_n": rss_n,
+                "points": [[n, peak, rss] for n, (peak, rss) in points.items()],
+                "peak_reset": reset,
                 "n": done,
                 "failures": failures,
                 "settled": len(handler.settled),
