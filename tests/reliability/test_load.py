@@ -49,6 +49,7 @@ CONCURRENCY: Final = 32
 DUPLICATES: Final = 0.10
 REORDER_EVERY: Final = 20  # one batch in twenty: 5% of the jobs
 REORDER_WINDOW: Final = 0.25
+MAX_UNANSWERED: Final = 400  # jobs submitted but not yet accepted before the next batch goes in
 FAULT_503: Final = 0.01
 
 
@@ -158,8 +159,14 @@ async def drive(
             async with gate:
                 await client.upsert_job(job_id, RouterJob(channel_id="chat", queue_id="q-load", priority=1))
 
+        async def caught_up() -> bool:
+            return index - received[ev.OFFER_ACCEPTED] <= MAX_UNANSWERED
+
         submit_started = time.monotonic()
         for index in range(0, jobs, BATCH):
+            # Closed-loop load: offers live 60 s, and Job Router deregisters a worker whose offer expires,
+            # so more work than the function can answer in time would stall every bot (see RELIABILITY.md).
+            await wait(caught_up, timeout=60, what=f"the function catching up at job {index}")
             reorder = (index // BATCH) % REORDER_EVERY == REORDER_EVERY // 2
             if reorder:
                 await admin.send("PUT", "/admin/publisher", {"reorderWindow": REORDER_WINDOW})
@@ -174,7 +181,18 @@ async def drive(
             assert failure is None, failure
             return received[ev.OFFER_ACCEPTED] >= jobs
 
-        await wait(all_assigned, timeout=max(60.0, jobs / 20), what="every job's offer accepted")
+        try:
+            await wait(all_assigned, timeout=60, what="every job's offer accepted")
+        except AssertionError as err:
+            state = await admin.get("/admin/state")
+            statuses = Counter(j["body"]["status"] for j in state["jobs"])
+            workers = Counter(
+                (w["body"].get("state"), w["body"].get("availableForOffers")) for w in state["workers"]
+            )
+            raise AssertionError(
+                f"{err}: jobs {dict(statuses)}, workers (state, available) {dict(workers)}, "
+                f"events {dict(received)}"
+            ) from None
         await admin.send("PUT", "/admin/publisher", {"duplicateFraction": 0})
 
         async def drained() -> bool:
