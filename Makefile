@@ -12,11 +12,12 @@ STAMP := $(VENV)/.installed
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: help venv venv-infra test lint typecheck unit demo parity clean
+.PHONY: help venv venv-infra test lint typecheck unit demo parity bench reliability clean
 
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
 	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
+	@echo "make bench  - run every benchmark (about 7 min on 2 cores) and rewrite BENCHMARKS.md"
 	@echo "make parity - replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -52,6 +53,9 @@ demo: $(STAMP)
 
 parity: $(STAMP)
 	$(PY) -m devstack.parity $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
