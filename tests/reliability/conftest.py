@@ -4,6 +4,7 @@ secret scanner, and the secret check runs after every other test of this package
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ _LOUD = (
     "aiohttp",
 )
 _SCANNER = SecretScanner()
+_STARTED: list[float] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,16 +56,17 @@ def _debug_logging_scanned() -> Iterator[None]:
     root.setLevel(old)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _STARTED.append(time.monotonic())
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
     """The run's own figures (tests passed and failed, wall time) for RELIABILITY.md."""
-    import time
-
     from tests.reliability.figures import record
 
     stats = terminalreporter.stats
     counts = {key: len(stats.get(key, [])) for key in ("passed", "failed", "error", "skipped", "deselected")}
-    started = getattr(terminalreporter, "_sessionstarttime", None)
-    seconds = round(time.time() - started, 1) if isinstance(started, float) else None
+    seconds = round(time.monotonic() - _STARTED[0], 1) if _STARTED else None
     slowest = sorted(
         (
             (report.nodeid, round(report.duration, 1))

@@ -204,9 +204,7 @@ async def drive(
         await asyncio.sleep(0.5)
         assert stack.host_snapshot().invocations == settle  # nothing more arrives
         memory = {child.name: peak_rss_kib(child.pid) for child in stack.children}
-        memory["test process (SDK clients, agent webhook)"] = resource.getrusage(
-            resource.RUSAGE_SELF
-        ).ru_maxrss
+        memory["pytest process (whole session so far)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         state = await admin.get("/admin/state")
         events = [
             e
