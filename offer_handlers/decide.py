@@ -7,21 +7,17 @@ set of frozen types, each carrying its reason (the matching rule's name, or the 
 from __future__ import annotations
 
 import json
-import operator
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
-from typing import Final, Protocol, assert_never
+from typing import Protocol, assert_never
 
-from offer_handlers.events import LabelValue, Offer
+from offer_handlers.events import Offer
 from offer_handlers.policy import (
     AcceptAction,
     Action,
     Condition,
     DeclineAction,
     LabelSelector,
-    LabelSource,
     LeaveAction,
     MinTimeLeft,
     OneOf,
@@ -29,6 +25,7 @@ from offer_handlers.policy import (
     PriorityRange,
     Rule,
     TimeWindow,
+    compile_condition,
 )
 
 __all__ = [
@@ -79,8 +76,8 @@ class Decider(Protocol):
 def decide(offer: Offer, policy: Policy, *, now: datetime) -> Decision:
     """The decision of the first rule whose conditions all hold at ``now`` (aware), else the default's."""
     for rule in policy.rules:
-        for condition in rule.conditions:
-            if not holds(condition, offer, now):
+        for predicate in rule.predicates:  # the conditions, compiled when the rule was built
+            if not predicate(offer, now):
                 break
         else:
             return _decision(rule.action, rule.name, now)
@@ -100,74 +97,8 @@ def _decision(action: Action, reason: str, now: datetime) -> Decision:
 
 
 def holds(condition: Condition, offer: Offer, now: datetime) -> bool:
-    """Whether one condition holds for the offer at ``now``."""
-    match condition:
-        case LabelSelector():  # first: the most common condition (the cases are disjoint types)
-            return _selector_holds(condition, offer)
-        case OneOf(attribute=attribute, values=values):
-            return getattr(offer, attribute) in values
-        case PriorityRange(minimum=minimum, maximum=maximum):
-            priority = offer.job_priority
-            return (
-                priority is not None
-                and (minimum is None or priority >= minimum)
-                and (maximum is None or priority <= maximum)
-            )
-        case TimeWindow():
-            return _in_window(condition, now)
-        case MinTimeLeft(seconds=seconds):
-            return (offer.expires_at - now).total_seconds() >= seconds
-        case _:
-            assert_never(condition)
-
-
-_LABELS: Final[dict[LabelSource, Callable[[Offer], Mapping[str, LabelValue]]]] = {
-    "jobLabels": attrgetter("job_labels"),
-    "workerLabels": attrgetter("worker_labels"),
-    "jobTags": attrgetter("job_tags"),
-}
-_ORDERINGS: Final[dict[str, Callable[[float, float], bool]]] = {
-    "lessThan": operator.lt,
-    "lessThanOrEqual": operator.le,
-    "greaterThan": operator.gt,
-    "greaterThanOrEqual": operator.ge,
-}
-
-
-def _selector_holds(selector: LabelSelector, offer: Offer) -> bool:
-    actual = _LABELS[selector.source](offer).get(selector.key)
-    kind = selector.operator
-    expected = selector.value
-    if kind == "equal" and actual is not None and type(actual) is type(expected):
-        return actual == expected  # fast path: what _same() answers for two values of one type
-    if kind in ("present", "absent"):
-        return (actual is not None) == (kind == "present")
-    if actual is None:
-        # Like Job Router's selectors, a comparison needs the label to exist ("absent" matches missing ones).
-        return False
-    if kind in ("equal", "notEqual"):
-        return _same(actual, expected) == (kind == "equal")
-    if isinstance(actual, bool | str) or isinstance(expected, bool | str) or expected is None:
-        return False  # ordering compares numbers only
-    return _ORDERINGS[kind](actual, expected)
-
-
-def _same(actual: LabelValue, expected: LabelValue | None) -> bool:
-    # True == 1 in Python; in labels a boolean and a number are different values.
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return type(actual) is type(expected) and actual == expected
-    return actual == expected
-
-
-def _in_window(window: TimeWindow, now: datetime) -> bool:
-    local = now.astimezone(window.zone)
-    clock = local.time()
-    day = local.weekday()
-    end = window.end
-    if end is None or window.start < end:
-        return day in window.days and clock >= window.start and (end is None or clock < end)
-    # An overnight window (e.g. 22:00-06:00) belongs to the day it starts on.
-    return (day in window.days and clock >= window.start) or ((day - 1) % 7 in window.days and clock < end)
+    """Whether one condition holds for the offer at ``now`` (compiles it; rules carry theirs compiled)."""
+    return compile_condition(condition)(offer, now)
 
 
 # --- explaining (for the explain CLI; still pure) -------------------------------------------------
@@ -185,7 +116,9 @@ def trace(offer: Offer, policy: Policy, *, now: datetime) -> tuple[RuleTrace, ..
     """Evaluate rules in order up to and including the first match, recording why each earlier one failed."""
     traces = []
     for rule in policy.rules:
-        failed = next((c for c in rule.conditions if not holds(c, offer, now)), None)
+        failed = next(
+            (c for c, p in zip(rule.conditions, rule.predicates, strict=True) if not p(offer, now)), None
+        )
         traces.append(RuleTrace(rule, failed))
         if failed is None:
             break
