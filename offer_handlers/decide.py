@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, assert_never
 
 from offer_handlers.events import Offer
@@ -87,13 +88,32 @@ def decide(offer: Offer, policy: Policy, *, now: datetime) -> Decision:
 def _decision(action: Action, reason: str, now: datetime) -> Decision:
     match action:
         case AcceptAction():
-            return Accept(reason)
+            return _accept(reason)
         case DeclineAction(retry_after=retry_after):
-            return Decline(reason, retry_at=None if retry_after is None else now + retry_after)
+            if retry_after is None:
+                return _decline_for_good(reason)
+            return Decline(reason, retry_at=now + retry_after)
         case LeaveAction():
-            return Leave(reason)
+            return _leave(reason)
         case _:
             assert_never(action)
+
+
+# Decisions that do not depend on the time are shared (they are frozen): building a frozen dataclass
+# costs about as much as evaluating a rule. Keyed by the reason, i.e. a rule name; bounded.
+@lru_cache(maxsize=1024)
+def _accept(reason: str) -> Accept:
+    return Accept(reason)
+
+
+@lru_cache(maxsize=1024)
+def _leave(reason: str) -> Leave:
+    return Leave(reason)
+
+
+@lru_cache(maxsize=1024)
+def _decline_for_good(reason: str) -> Decline:
+    return Decline(reason, retry_at=None)
 
 
 def holds(condition: Condition, offer: Offer, now: datetime) -> bool:
