@@ -18,6 +18,7 @@ help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
 	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
 	@echo "make bench  - run every benchmark (about 7 min on 2 cores) and rewrite BENCHMARKS.md"
+	@echo "make reliability - fuzzing, fault matrix, disorder, 10,000-job load, secrets; rewrites RELIABILITY.md (~8 min)"
 	@echo "make parity - replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -56,6 +57,12 @@ parity: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+
+# The long runs too (-m overrides pyproject's "not slow"); the report is written even when a test fails.
+reliability: $(STAMP)
+	@results=$$(mktemp -d); status=0; \
+	RELIABILITY_RESULTS=$$results $(PY) -m pytest tests/reliability -m "slow or not slow" || status=$$?; \
+	$(PY) -m tests.reliability.report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
