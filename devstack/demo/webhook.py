@@ -17,6 +17,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.web import close_runner
 
 __all__ = ["AgentWebhook"]
 
@@ -54,7 +55,7 @@ class AgentWebhook:
         try:
             await web.TCPSite(runner, self._host, 0).start()
         except BaseException:
-            await runner.cleanup()
+            await close_runner(runner)
             raise
         self._runner = runner
         host, port = runner.addresses[0][:2]
@@ -64,7 +65,7 @@ class AgentWebhook:
         """Stop listening (idempotent)."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            await runner.cleanup()
+            await close_runner(runner)
 
     async def _handle(self, request: web.Request) -> web.Response:
         kind = request.headers.get("aeg-event-type", "").lower()

@@ -24,6 +24,7 @@ from aiohttp import web
 from devstack.functions_host import contract
 from devstack.functions_host.settings import apply_settings
 from devstack.functions_worker import EVENT_GRID_TRIGGER, WorkerApp
+from devstack.web import close_runner
 
 __all__ = ["FunctionsHost", "HostNotStartedError", "InvocationRecord"]
 
@@ -121,7 +122,7 @@ class FunctionsHost:
             try:
                 await web.TCPSite(runner, self._bind_host, self._bind_port).start()
             except BaseException:
-                await runner.cleanup()
+                await close_runner(runner)
                 raise
             self._runner = runner
             bound_host, bound_port = runner.addresses[0][:2]
@@ -135,7 +136,7 @@ class FunctionsHost:
         """Stop listening (in-flight requests get a short grace period) and undo ``start()``."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            await runner.cleanup()
+            await close_runner(runner)
         self._release()
 
     def _release(self) -> None:

@@ -27,6 +27,7 @@ from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
 from devstack.jobrouter.store import Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
+from devstack.web import close_runner
 
 __all__ = ["Emulator", "EmulatorThread"]
 
@@ -111,7 +112,7 @@ class Emulator:
     async def _shutdown(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
-            await runner.cleanup()
+            await close_runner(runner)
         router, self._router = self._router, None
         if router is not None:
             router.close()
