@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final, Literal, Protocol
 
 import aiohttp
 
@@ -96,6 +96,8 @@ class StackOptions:
     app_dir: Path = APP_DIR
     log_dir: Path | None = None
     host_settings: Mapping[str, str] = field(default_factory=dict)
+    #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
+    log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +375,7 @@ class ProcessStack:
             [
                 *_LAUNCH, "devstack.functions_host", "--host", "127.0.0.1", "--port", "0",
                 "--app-dir", str(options.app_dir), "--settings", str(settings_file),
+                "--log-level", options.log_level,
             ],
             env=self._env(),
             log_path=self.log_dir / "functions-host.log",
@@ -387,6 +390,7 @@ class ProcessStack:
         for spec in _webhooks(webhook_url, agent_webhook):
             argv += ["--webhook", spec]
         argv += ["--schema", options.schema, "--retry-scale", f"{options.retry_scale:g}"]
+        argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
         emulator = ChildProcess(

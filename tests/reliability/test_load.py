@@ -100,7 +100,9 @@ async def run_load(jobs: int, log_dir: Path, scanner: SecretScanner) -> dict[str
     webhook = AgentWebhook(lambda event: received.update([event.type]))
     await webhook.start()
     stack = ProcessStack(
-        StackOptions(policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir)
+        StackOptions(
+            policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir, log_level="DEBUG"
+        )
     )
     started = time.monotonic()
     try:
