@@ -20,10 +20,12 @@ async def _late_connection_survives(close: bool) -> bool:
     loop = asyncio.get_running_loop()
     original = server.shutdown
 
+    late: list[asyncio.Future[object]] = []
+
     async def shutdown_then_accept(timeout: float | None = None) -> None:
         await original(timeout)
-        # A connection accepted while the server was shutting down registers only now.
-        await loop.connect_accepted_socket(server, ours)
+        # A connection accepted just before the listener closed registers only after the shutdown.
+        late.append(asyncio.ensure_future(loop.connect_accepted_socket(server, ours)))
 
     server.shutdown = shutdown_then_accept  # type: ignore[method-assign]
     try:
@@ -31,6 +33,7 @@ async def _late_connection_survives(close: bool) -> bool:
             await close_runner(runner)
         else:
             await runner.cleanup()
+        await asyncio.gather(*late)
         await asyncio.sleep(0.05)
         theirs.setblocking(False)
         try:
