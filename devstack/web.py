@@ -21,10 +21,21 @@ async def close_runner(runner: web.AppRunner) -> None:
     registers during or right after the shutdown and is never closed, which leaks its socket.
     """
     server = runner.server
+    # The listening asyncio servers: since 3.13 they can close every transport they accepted. aiohttp keeps
+    # them in a private attribute (aiohttp is pinned; without it we still close what aiohttp knows).
+    listeners = [
+        listener
+        for site in runner.sites
+        if isinstance(listener := getattr(site, "_server", None), asyncio.Server)
+    ]
+    known = server.connections if server is not None else []
     await runner.cleanup()
-    if server is None:
-        return
+    for handler in known:  # shutdown forgets them even when a handler stuck in a request kept its socket
+        handler.force_close()
     for _ in range(_SETTLE_TURNS):
         await asyncio.sleep(0)
-        for handler in server.connections:
-            handler.force_close()
+        if server is not None:
+            for handler in server.connections:
+                handler.force_close()
+    for listener in listeners:
+        listener.close_clients()
