@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from devstack.jobrouter import events as router
+
 __all__ = [
     "JOB_CLOSED",
     "JOB_COMPLETED",
@@ -26,18 +28,18 @@ __all__ = [
     "parse_envelope",
 ]
 
-_PREFIX: Final = "Microsoft.Communication."
 VALIDATION_EVENT_TYPE: Final = "Microsoft.EventGrid.SubscriptionValidationEvent"
 
-OFFER_ISSUED: Final = "RouterWorkerOfferIssued"
-OFFER_ACCEPTED: Final = "RouterWorkerOfferAccepted"
-OFFER_DECLINED: Final = "RouterWorkerOfferDeclined"
-OFFER_REVOKED: Final = "RouterWorkerOfferRevoked"
-OFFER_EXPIRED: Final = "RouterWorkerOfferExpired"
-WORKER_REGISTERED: Final = "RouterWorkerRegistered"
-WORKER_DEREGISTERED: Final = "RouterWorkerDeregistered"
-JOB_CLOSED: Final = "RouterJobClosed"
-JOB_COMPLETED: Final = "RouterJobCompleted"
+# Short names (no ``Microsoft.Communication.`` prefix) of the emulator's own event type constants.
+OFFER_ISSUED: Final = router.short_event_type(router.WORKER_OFFER_ISSUED)
+OFFER_ACCEPTED: Final = router.short_event_type(router.WORKER_OFFER_ACCEPTED)
+OFFER_DECLINED: Final = router.short_event_type(router.WORKER_OFFER_DECLINED)
+OFFER_REVOKED: Final = router.short_event_type(router.WORKER_OFFER_REVOKED)
+OFFER_EXPIRED: Final = router.short_event_type(router.WORKER_OFFER_EXPIRED)
+WORKER_REGISTERED: Final = router.short_event_type(router.WORKER_REGISTERED)
+WORKER_DEREGISTERED: Final = router.short_event_type(router.WORKER_DEREGISTERED)
+JOB_CLOSED: Final = router.short_event_type(router.JOB_CLOSED)
+JOB_COMPLETED: Final = router.short_event_type(router.JOB_COMPLETED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ def parse_envelope(envelope: object) -> DemoEvent:
     subject = envelope.get("subject")
     return DemoEvent(
         id=event_id,
-        type=full_type.removeprefix(_PREFIX),
+        type=router.short_event_type(full_type),
         subject=subject if isinstance(subject, str) else "",
         time=when,
         data=data,
