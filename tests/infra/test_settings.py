@@ -42,13 +42,19 @@ APP_DEFAULTS = {
     "JOBROUTER_REQUEST_TIMEOUT_SECONDS": "the app's per-call budget (5 s) is sized for offers",
     "JOBROUTER_MAX_RETRIES": "the app's retry budget (2) is sized for offers",
 }
-# Settings the platform reads, not the app; anything else the template sets must be in SETTING_NAMES.
+# Settings the platform reads (the Functions host, the Python worker, the OpenTelemetry exporters), not the
+# app; anything else the template sets must be in SETTING_NAMES.
 PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
+    "AzureFunctionsJobHost__telemetryMode",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
 }
 KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)$")
 
