@@ -11,8 +11,11 @@ STAMP := $(VENV)/.installed
 # checkov (deploy-template checks) pins many packages of its own, so it gets a venv of its own.
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
+# Microsoft's Kusto language service (npm), which tests/infra/test_kql.py runs with Node over every KQL query.
+KQL_DIR := tests/infra/kql
+KQL_STAMP := $(KQL_DIR)/node_modules/.installed
 
-.PHONY: help venv venv-infra test lint typecheck unit demo parity bench reliability clean
+.PHONY: help venv venv-infra kql-tools test lint typecheck unit demo parity bench reliability clean
 
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
@@ -37,6 +40,13 @@ $(INFRA_STAMP): requirements-infra.txt
 
 venv-infra: $(INFRA_STAMP)
 
+$(KQL_STAMP): $(KQL_DIR)/package.json $(KQL_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found (install Node.js 20+): the KQL check needs it"; exit 1; }
+	cd $(KQL_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+kql-tools: $(KQL_STAMP)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -44,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-unit: $(STAMP) $(INFRA_STAMP)
+unit: $(STAMP) $(INFRA_STAMP) $(KQL_STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck unit
@@ -65,4 +75,4 @@ reliability: $(STAMP)
 	$(PY) -m tests.reliability.report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(INFRA_VENV) $(KQL_DIR)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,11 +1,12 @@
 """The KQL queries the template deploys, as the workbook and the alert rules receive them.
 
 Queries live in ``infra/app/queries/``: ``alerts/*.kql`` for the scheduled query rules (loaded by
-``infra/app/operations.bicep``), ``workbook/*.kql`` for the workbook (built into ``infra/app/workbook.json`` by
-``tests/infra/workbook_builder.py``). A query that calls ``DecisionLines()`` is deployed with
-``decision-lines.kql`` in front of it, exactly as :func:`compose` does here; Bicep writes that as
-``concat(decisionLines, loadTextContent(...))``. Workbook queries may use the workbook's parameter tokens
-(``{TimeRange:grain}``); :data:`WORKBOOK_TOKENS` gives each a KQL value so the language service can check them.
+``infra/app/operations.bicep``), ``workbook/*.kql`` for the workbook (built into
+``infra/app/workbook.json`` by ``tests/infra/workbook_builder.py``). A query that calls ``DecisionLines()``
+is deployed with ``decision-lines.kql`` in front of it, exactly as :func:`compose` does here; Bicep writes
+that as ``concat(decisionLines, loadTextContent(...))``. Workbook queries may use the workbook's parameter
+tokens (``{TimeRange:grain}``); :data:`WORKBOOK_TOKENS` gives each a KQL value so the language service can
+check them.
 """
 
 from __future__ import annotations

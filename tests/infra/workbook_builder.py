@@ -142,7 +142,12 @@ def render() -> Json:
         _metric("delivery-failures", "Failed delivery attempts", "DeliveryAttemptFailCount", 1),
         _metric("dead-lettered", "Dead-lettered events", "DeadLetteredCount", 1),
         _metric("dropped", "Dropped events", "DroppedEventCount", 1),
-        _metric("processing-time", "Destination processing time (ms, average)", "DestinationProcessingDurationInMs", 4),
+        _metric(
+            "processing-time",
+            "Destination processing time (ms, average)",
+            "DestinationProcessingDurationInMs",
+            4,
+        ),
     ]
     return {
         "version": "Notebook/1.0",
