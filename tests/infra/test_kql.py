@@ -45,7 +45,7 @@ WORKBOOK_IDS = [item["name"] for item in WORKBOOK_ITEMS]
 
 # Two real queries, each broken one way: a column that does not exist, and a missing closing parenthesis.
 FAILED_INVOCATIONS = next(q for q in ALERTS if q.name == "alerts/failed-invocations.kql")
-UNKNOWN_COLUMN = FAILED_INVOCATIONS.deployed.replace("resultCode", "resultcodes")
+UNKNOWN_COLUMN = FAILED_INVOCATIONS.deployed.replace("take_any(resultCode)", "take_any(resultcodes)")
 SYNTAX_ERROR = FAILED_INVOCATIONS.deployed.replace("not(tobool(success))", "not(tobool(success)")
 
 type Diagnostics = dict[str, list[dict[str, Any]]]
