@@ -5,6 +5,7 @@ Hierarchy::
     OfferHandlerError            base of everything this package raises on purpose
     ├── InvalidEventError        the event payload is malformed (.field, .event_id); acknowledged, not retried
     ├── InvalidPolicyError       the policy document is invalid (.rule, .field); raised when it is loaded
+    ├── InvalidFleetError        the fleet document is invalid (.worker, .field); raised when it is loaded
     ├── ConfigurationError       a setting is missing or wrong, or Job Router refused the credentials or the
     │   │                        request (401/403/other 4xx); .setting names what to check, never its value
     │   └── InvalidDeciderError  OFFER_DECIDER cannot be loaded, or the plug-in misbehaved at run time
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidDeciderError",
     "InvalidEventError",
+    "InvalidFleetError",
     "InvalidPolicyError",
     "OfferHandlerError",
     "RetryableServiceError",
@@ -52,6 +54,21 @@ class InvalidPolicyError(OfferHandlerError):
         parts = ["policy"]
         if rule is not None:
             parts.append(f"rule {rule!r}")
+        if field is not None:
+            parts.append(f"field {field!r}")
+        super().__init__(f"{' '.join(parts)}: {message}")
+
+
+class InvalidFleetError(OfferHandlerError):
+    """The fleet document is invalid: ``worker`` is the worker's id (or position), ``field`` a dotted path."""
+
+    def __init__(self, message: str, *, worker: str | None = None, field: str | None = None) -> None:
+        self.worker = worker
+        self.field = field
+        self.message = message
+        parts = ["fleet"]
+        if worker is not None:
+            parts.append(f"worker {worker!r}")
         if field is not None:
             parts.append(f"field {field!r}")
         super().__init__(f"{' '.join(parts)}: {message}")

@@ -10,7 +10,9 @@ decision fails here. How the template handles each:
   base64-encoded), OFFER_DECIDER (a custom decider shipped in the package). With no policy the app accepts
   every offer, as docs/deploy.md says.
 - left to the app's defaults: JOBROUTER_REQUEST_TIMEOUT_SECONDS, JOBROUTER_MAX_RETRIES (sized for offers that
-  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md).
+  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md); FLEET, FLEET_FILE and
+  FLEET_RECONCILE_SCHEDULE (no fleet declared: the app touches no worker, and the reconciliation timer runs
+  every minute doing nothing; the template does not set a fleet yet).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ WHEN_REQUESTED = {
 APP_DEFAULTS = {
     "JOBROUTER_REQUEST_TIMEOUT_SECONDS": "the app's per-call budget (5 s) is sized for offers",
     "JOBROUTER_MAX_RETRIES": "the app's retry budget (2) is sized for offers",
+    "FLEET": "no fleet: no worker is touched",
+    "FLEET_FILE": "no fleet: no worker is touched",
+    "FLEET_RECONCILE_SCHEDULE": "every minute",
 }
 # Settings the platform reads, not the app; anything else the template sets must be in SETTING_NAMES.
 PLATFORM_SETTINGS = {
