@@ -34,6 +34,7 @@ __all__ = [
     "FlapGuard",
     "Fleet",
     "WorkerChannel",
+    "is_held",
     "load_fleet_file",
     "load_fleet_text",
     "parse_fleet",
@@ -108,6 +109,14 @@ class Fleet:
 
 # With no fleet configured, no worker is declared and the app touches none.
 NO_FLEET: Final = Fleet(workers=())
+
+
+def is_held(tags: Mapping[str, LabelValue]) -> bool:
+    """Whether an operator holds the worker (``fleetHold`` set to anything but false, 0 or "")."""
+    value = tags.get(HOLD_TAG)
+    if value is None or value is False or value in ("", 0):
+        return False
+    return not (isinstance(value, str) and value.strip().lower() == "false")
 
 
 # --- loading --------------------------------------------------------------------------------------
