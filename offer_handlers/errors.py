@@ -10,9 +10,12 @@ Hierarchy::
     │   │                        request (401/403/other 4xx); .setting names what to check, never its value
     │   └── InvalidDeciderError  OFFER_DECIDER cannot be loaded, or the plug-in misbehaved at run time
     └── RetryableServiceError    429, 5xx, timeouts, connection errors (.status_code); raised so that
-                                 Event Grid redelivers the event
+        │                        Event Grid redelivers the event
+        └── WorkerChangedError   a declared worker changed between the app's read and its write (HTTP 412)
+                                 and still needs repair (.worker_id); never overwritten blindly
 
-Azure SDK exceptions are mapped onto this tree in exactly one place, ``offer_handlers.execute``.
+Azure SDK exceptions are mapped onto this tree in ``offer_handlers.execute`` (and, for the conflicts only
+a worker write has, 404/409/412, in ``offer_handlers.repair_execute``, which delegates the rest to it).
 Messages never contain secrets: no access key, connection string or token, only the names of settings.
 """
 
@@ -26,6 +29,7 @@ __all__ = [
     "InvalidPolicyError",
     "OfferHandlerError",
     "RetryableServiceError",
+    "WorkerChangedError",
 ]
 
 
@@ -96,3 +100,11 @@ class RetryableServiceError(OfferHandlerError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         self.status_code = status_code
         super().__init__(message)
+
+
+class WorkerChangedError(RetryableServiceError):
+    """A declared worker changed under the app (HTTP 412) and, read again, still needs repair."""
+
+    def __init__(self, message: str, *, worker_id: str, status_code: int | None = 412) -> None:
+        self.worker_id = worker_id
+        super().__init__(message, status_code=status_code)
