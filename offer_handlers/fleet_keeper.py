@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, assert_never
 
-from offer_handlers.client import MAX_CALL_SECONDS
 from offer_handlers.errors import (
     ConfigurationError,
     InvalidEventError,
@@ -56,6 +55,8 @@ FLEET_ACTION_LOGGER: Final = "offer_handlers.fleet_actions"
 _actions = logging.getLogger(FLEET_ACTION_LOGGER)
 _log = logging.getLogger(__name__)
 
+# Event Grid abandons a delivery after 30 s: every call for one event (retries included) ends before.
+_EVENT_BUDGET_SECONDS: Final = 25.0
 _TRIGGERS: Final[Mapping[object, str]] = {OFFER_EXPIRED: "offer-expired", WORKER_DEREGISTERED: "deregistered"}
 _PAYLOAD_LOG_LIMIT: Final = 2048
 
@@ -184,7 +185,7 @@ class FleetKeeper:
                 expiries=self.history.times(event.worker_id),
                 guard=fleet.guard,
                 clock=self._clock,
-                deadline=Deadline(MAX_CALL_SECONDS, monotonic=self._monotonic),
+                deadline=Deadline(_EVENT_BUDGET_SECONDS, monotonic=self._monotonic),
                 reread_on_conflict=True,
                 auth_settings=config.settings.auth_settings,
                 fleet_setting=config.source,
