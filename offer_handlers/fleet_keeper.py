@@ -293,6 +293,8 @@ class FleetKeeper:
 
 
 def _load_fleet_config(settings: Settings) -> _FleetConfig:
+    if settings.fleet_text is not None and settings.fleet_file is not None:
+        raise ConfigurationError(f"set {FLEET} or {FLEET_FILE}, not both", setting=f"{FLEET}, {FLEET_FILE}")
     source = FLEET if settings.fleet_text is not None else FLEET_FILE if settings.fleet_file else None
     try:
         if settings.fleet_text is not None:

@@ -107,9 +107,8 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         raise ConfigurationError(
             f"set {POLICY} or {POLICY_FILE}, not both", setting=f"{POLICY}, {POLICY_FILE}"
         )
+    # Both FLEET and FLEET_FILE set is refused when the fleet is loaded, so that it never stops offers.
     fleet_text, fleet_path = get(FLEET), get(FLEET_FILE)
-    if fleet_text is not None and fleet_path is not None:
-        raise ConfigurationError(f"set {FLEET} or {FLEET_FILE}, not both", setting=f"{FLEET}, {FLEET_FILE}")
 
     return Settings(
         app_root=app_root,

@@ -318,6 +318,23 @@ def test_an_invalid_fleet_fails_every_event_naming_the_setting_worker_and_field(
     assert fake.calls == []
 
 
+def test_inline_and_file_fleet_together_fail_fleet_invocations_naming_both(
+    fake: FakeRegistrar, clock: Clock
+) -> None:
+    keeper = FleetKeeper(
+        app_root=ROOT,
+        settings_loader=lambda _root: Settings(app_root=ROOT, fleet_text="{}", fleet_file=ROOT / "f.json"),
+        registrar_factory=lambda _settings: fake,
+        clock=clock.wall,
+    )
+
+    with pytest.raises(ConfigurationError) as caught:
+        keeper.reconcile()
+
+    assert caught.value.setting == "FLEET, FLEET_FILE"
+    assert fake.calls == []
+
+
 def test_a_transient_failure_raises_and_the_line_says_error(
     keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
 ) -> None:
