@@ -1,5 +1,7 @@
 """Building the Job Router client, with budgets sized to an offer, behind ``OfferResponder``.
 
+``build_sdk_client`` is the one factory; the bot fleet's registrar (worker_registrar.py) uses it too.
+
 Two auth paths, chosen by the settings:
 
 * ``JOBROUTER_CONNECTION_STRING``: key (HMAC) auth through the public ``JobRouterClient``, built from
