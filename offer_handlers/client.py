@@ -1,5 +1,7 @@
 """Building the Job Router client, with budgets sized to an offer, behind ``OfferResponder``.
 
+``build_sdk_client`` is the one factory; the bot fleet's registrar (worker_registrar.py) uses it too.
+
 Two auth paths, chosen by the settings:
 
 * ``JOBROUTER_CONNECTION_STRING``: key (HMAC) auth through the public ``JobRouterClient``, built from
@@ -45,6 +47,7 @@ __all__ = [
     "RedactingNetworkTraceLoggingPolicy",
     "SdkOfferResponder",
     "build_responder",
+    "build_sdk_client",
     "parse_connection_string",
 ]
 
@@ -195,6 +198,24 @@ def build_responder(
     logging_enable: bool = False,
 ) -> SdkOfferResponder:
     """Build the client the settings call for; ``transport``/``credential`` are for tests."""
+    client, call_options = build_sdk_client(
+        settings, transport=transport, credential=credential, logging_enable=logging_enable
+    )
+    return SdkOfferResponder(client, request_timeout=settings.request_timeout, call_options=call_options)
+
+
+def build_sdk_client(
+    settings: Settings,
+    *,
+    transport: HttpTransport[HttpRequest, HttpResponse] | None = None,
+    credential: TokenCredential | None = None,
+    logging_enable: bool = False,
+) -> tuple[Any, dict[str, object]]:
+    """The Job Router client the settings call for, and the options every call must pass.
+
+    Key auth gives the public ``JobRouterClient``; Entra ID the generated client with a bearer policy
+    (whose calls over plain http need ``enforce_https=False``). Both have the same operations.
+    """
     options: dict[str, Any] = {
         "retry_policy": DeadlineRetryPolicy(
             retry_total=settings.max_retries,
@@ -214,8 +235,7 @@ def build_responder(
         from azure.core.credentials import AzureKeyCredential
 
         endpoint, access_key = parse_connection_string(settings.connection_string)
-        client = JobRouterClient(endpoint, AzureKeyCredential(access_key), **options)
-        return SdkOfferResponder(client, request_timeout=settings.request_timeout)
+        return JobRouterClient(endpoint, AzureKeyCredential(access_key), **options), {}
 
     if settings.endpoint is not None:
         from azure.communication.jobrouter._client import JobRouterClient as GeneratedJobRouterClient
@@ -231,10 +251,8 @@ def build_responder(
         options["authentication_policy"] = BearerTokenCredentialPolicy(credential, ENTRA_SCOPE)
         generated = GeneratedJobRouterClient(endpoint, **options)
         # azure-core refuses bearer tokens over plain http unless told per call (the local emulator's mode).
-        call_options = {"enforce_https": False} if endpoint.startswith("http://") else {}
-        return SdkOfferResponder(
-            generated, request_timeout=settings.request_timeout, call_options=call_options
-        )
+        call_options: dict[str, object] = {"enforce_https": False} if endpoint.startswith("http://") else {}
+        return generated, call_options
 
     raise ConfigurationError(
         f"set {CONNECTION_STRING} (key auth) or {ENDPOINT} (Microsoft Entra ID); neither is set",

@@ -18,11 +18,16 @@ from offer_handlers.errors import ConfigurationError
 __all__ = [
     "CONNECTION_STRING",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RECONCILE_SCHEDULE",
     "DEFAULT_REQUEST_TIMEOUT_SECONDS",
     "ENDPOINT",
+    "FLEET",
+    "FLEET_FILE",
+    "FLEET_RECONCILE_SCHEDULE",
     "SETTING_NAMES",
     "Settings",
     "load_settings",
+    "reconcile_schedule",
 ]
 
 CONNECTION_STRING: Final = "JOBROUTER_CONNECTION_STRING"
@@ -33,6 +38,9 @@ POLICY_FILE: Final = "OFFER_POLICY_FILE"
 DECIDER: Final = "OFFER_DECIDER"
 REQUEST_TIMEOUT: Final = "JOBROUTER_REQUEST_TIMEOUT_SECONDS"
 MAX_RETRIES: Final = "JOBROUTER_MAX_RETRIES"
+FLEET: Final = "FLEET"
+FLEET_FILE: Final = "FLEET_FILE"
+FLEET_RECONCILE_SCHEDULE: Final = "FLEET_RECONCILE_SCHEDULE"
 
 SETTING_NAMES: Final[tuple[str, ...]] = (
     CONNECTION_STRING,
@@ -43,6 +51,9 @@ SETTING_NAMES: Final[tuple[str, ...]] = (
     DECIDER,
     REQUEST_TIMEOUT,
     MAX_RETRIES,
+    FLEET,
+    FLEET_FILE,
+    FLEET_RECONCILE_SCHEDULE,
 )
 
 # An offer lives for seconds: one attempt gets a few seconds, and a couple of quick retries at most.
@@ -51,11 +62,13 @@ DEFAULT_MAX_RETRIES: Final = 2
 # Event Grid gives up on a delivery after 30 s, so no single attempt may take longer than this.
 _MAX_REQUEST_TIMEOUT_SECONDS: Final = 25.0
 _MAX_RETRIES_LIMIT: Final = 5
+# NCRONTAB with seconds: at second 0 of every minute.
+DEFAULT_RECONCILE_SCHEDULE: Final = "0 * * * * *"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The validated app settings. ``app_root`` is where relative paths (OFFER_POLICY_FILE) start."""
+    """The validated app settings. ``app_root`` is where relative paths (``*_FILE`` settings) start."""
 
     app_root: Path
     connection_string: str | None = field(default=None, repr=False)
@@ -64,6 +77,8 @@ class Settings:
     policy_text: str | None = field(default=None, repr=False)
     policy_file: Path | None = None
     decider: str | None = None
+    fleet_text: str | None = field(default=None, repr=False)
+    fleet_file: Path | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
 
@@ -92,11 +107,8 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         raise ConfigurationError(
             f"set {POLICY} or {POLICY_FILE}, not both", setting=f"{POLICY}, {POLICY_FILE}"
         )
-    policy_file = None
-    if policy_path is not None:
-        policy_file = Path(policy_path)
-        if not policy_file.is_absolute():
-            policy_file = app_root / policy_file
+    # Both FLEET and FLEET_FILE set is refused when the fleet is loaded, so that it never stops offers.
+    fleet_text, fleet_path = get(FLEET), get(FLEET_FILE)
 
     return Settings(
         app_root=app_root,
@@ -104,11 +116,34 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         endpoint=get(ENDPOINT),
         client_id=get(CLIENT_ID),
         policy_text=policy_text,
-        policy_file=policy_file,
+        policy_file=_path(policy_path, app_root),
         decider=get(DECIDER),
+        fleet_text=fleet_text,
+        fleet_file=_path(fleet_path, app_root),
         request_timeout=_number(get(REQUEST_TIMEOUT), REQUEST_TIMEOUT),
         max_retries=_whole(get(MAX_RETRIES), MAX_RETRIES),
     )
+
+
+def reconcile_schedule(environ: Mapping[str, str] | None = None) -> str:
+    """The reconciliation timer's schedule as the function declares it when the app is indexed.
+
+    With FLEET_RECONCILE_SCHEDULE set, the binding expression ``%FLEET_RECONCILE_SCHEDULE%``, which the
+    Functions host resolves from the app settings and validates (an NCRONTAB expression or a TimeSpan).
+    Unset, the default, every minute: the host refuses to index a function whose ``%NAME%`` does not
+    resolve, so the expression is declared only when there is a value to resolve.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(FLEET_RECONCILE_SCHEDULE, "").strip():
+        return f"%{FLEET_RECONCILE_SCHEDULE}%"
+    return DEFAULT_RECONCILE_SCHEDULE
+
+
+def _path(raw: str | None, app_root: Path) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    return path if path.is_absolute() else app_root / path
 
 
 def _number(raw: str | None, name: str) -> float:

@@ -10,7 +10,9 @@ decision fails here. How the template handles each:
   base64-encoded), OFFER_DECIDER (a custom decider shipped in the package). With no policy the app accepts
   every offer, as docs/deploy.md says.
 - left to the app's defaults: JOBROUTER_REQUEST_TIMEOUT_SECONDS, JOBROUTER_MAX_RETRIES (sized for offers that
-  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md).
+  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md); FLEET, FLEET_FILE and
+  FLEET_RECONCILE_SCHEDULE (no fleet declared: the app touches no worker, and the reconciliation timer runs
+  every minute doing nothing; the template does not set a fleet yet).
 - set by telemetry mode (telemetryMode): PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, only in OpenTelemetry
   mode (the Python worker reads it, and the app turns its own OpenTelemetry on with it).
 """
@@ -43,6 +45,9 @@ WHEN_REQUESTED = {
 APP_DEFAULTS = {
     "JOBROUTER_REQUEST_TIMEOUT_SECONDS": "the app's per-call budget (5 s) is sized for offers",
     "JOBROUTER_MAX_RETRIES": "the app's retry budget (2) is sized for offers",
+    "FLEET": "no fleet: no worker is touched",
+    "FLEET_FILE": "no fleet: no worker is touched",
+    "FLEET_RECONCILE_SCHEDULE": "every minute",
 }
 BY_TELEMETRY_MODE = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": True}  # useOpenTelemetry == true
 # Settings the platform reads (the Functions host, the Python worker, the OpenTelemetry exporters), not the
