@@ -1,9 +1,9 @@
 """Benchmark 5: end to end through the dev stack, against a bare-subscriber floor in the same run.
 
-The stack is the one ``python -m devstack`` runs (``devstack.demo.stack.ProcessStack``): the Job Router
-emulator and the Functions host stand-in as two processes; the emulator's Event Grid publisher delivers each
-``RouterWorkerOfferIssued`` to the host's webhook, the host invokes ``on_offer_issued`` through the worker
-library, and the function accepts over the SDK. The floor replaces host + function with
+The stack is the one ``python -m devstack`` runs (``devstack.demo.process_stack.ProcessStack``): the Job
+Router emulator and the Functions host stand-in as two processes; the emulator's Event Grid publisher
+delivers each ``RouterWorkerOfferIssued`` to the host's webhook, the host invokes ``on_offer_issued``
+through the worker library, and the function accepts over the SDK. The floor replaces host + function with
 ``bench/bare_subscriber.py`` (one async SDK accept per delivered event) behind the same emulator command line.
 
 Load is closed-loop: ``C`` offers are kept in flight (a new job is submitted as soon as an offer is accepted),
@@ -39,8 +39,9 @@ from azure.core.credentials import AzureKeyCredential
 from bench.common import PYTHON, ROOT, Table, child_env, log, percentile
 from devstack.demo import events as ev
 from devstack.demo.events import DemoEvent
+from devstack.demo.process_stack import ChildProcess, ProcessStack
 from devstack.demo.run import fetch_events
-from devstack.demo.stack import ChildProcess, ProcessStack, StackOptions, free_port, wait_until_validated
+from devstack.demo.stack import StackOptions, free_port, wait_until_validated
 from devstack.demo.webhook import AgentWebhook
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 

@@ -24,7 +24,7 @@ import azure.functions as func
 from function_app import to_envelope
 from offer_handlers.decide import decide
 from offer_handlers.events import Envelope, parse_offer
-from offer_handlers.policy import parse_policy
+from offer_handlers.policy_document import parse_policy
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 RULE_COUNTS = (1, 10, 100)

@@ -23,10 +23,8 @@ from offer_handlers.policy import (
     PriorityRange,
     Rule,
     TimeWindow,
-    load_policy_file,
-    load_policy_text,
-    parse_policy,
 )
+from offer_handlers.policy_document import load_policy_file, load_policy_text, parse_policy
 from tests.fixtures import EXAMPLES_DIR
 
 
