@@ -89,6 +89,7 @@ def demo_section(quick: bool) -> Table:
 
 
 def summary(tables: list[Table]) -> str:
+    """The summary section of BENCHMARKS.md: every figure that has a target, with its result."""
     out = [
         "## Summary",
         "",
@@ -110,6 +111,7 @@ def summary(tables: list[Table]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks and rewrite BENCHMARKS.md; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs")
     parser.add_argument("--only", action="append", choices=ALL, help="run only these (repeatable)")

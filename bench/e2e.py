@@ -52,6 +52,8 @@ LEVELS = (1, 10, 50)
 
 @dataclass(frozen=True, slots=True)
 class LevelResult:
+    """One concurrency level's figures: throughput, offer-to-answer latency (ms), CPU per offer (ms)."""
+
     concurrency: int
     offers_per_s: float
     p50: float
@@ -77,6 +79,7 @@ class Feedback:
 
     @property
     def spec(self) -> str:
+        """The driver's ``--webhook`` spec: accepted-offer events only."""
         # The stack appends "#name=agent-app" to what it is given; with a fragment of our own in front, that
         # ends up inside our `name` value, and `types` keeps the subscription to accepts only.
         return f"{self.webhook.url}#types=RouterWorkerOfferAccepted&name=bench-feedback"
@@ -222,8 +225,10 @@ def machine_busy_seconds() -> float:
 
 
 class Profiler:
-    """CPU seconds each process (and this driver) spends in the measured window; optionally py-spy
-    (requirements-dev.txt) sampling them meanwhile, as raw collapsed stacks in ``out_dir``."""
+    """CPU seconds each process (and this driver) spends in the measured window.
+
+    Optionally py-spy (requirements-dev.txt) samples them meanwhile, as raw collapsed stacks in ``out_dir``.
+    """
 
     def __init__(
         self, out_dir: Path | None, label: str, duration: float, pids: dict[str, int | None]
@@ -235,6 +240,7 @@ class Profiler:
         self.cpu: dict[str, float] = {}
 
     def start(self) -> None:
+        """Take the CPU counters and, with an output folder, start py-spy on every process."""
         self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self._before["whole machine"] = machine_busy_seconds()
         if self.out_dir is None:
@@ -267,10 +273,12 @@ class Profiler:
             )
 
     def stop(self) -> None:
+        """CPU seconds used since ``start``, per process and for the whole machine."""
         self.cpu = {name: cpu_seconds(pid) - self._before.get(name, 0.0) for name, pid in self.pids.items()}
         self.cpu["whole machine"] = machine_busy_seconds() - self._before["whole machine"]
 
     def wait(self) -> None:
+        """Wait for the py-spy recorders to finish writing (kill one that hangs)."""
         for proc in self.procs:
             try:
                 proc.wait(timeout=self.duration + 30)
@@ -363,6 +371,7 @@ async def _all(
 
 
 def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: float = 8.0) -> Table:
+    """Run floor and stack at every concurrency level and tabulate throughput, latency and CPU."""
     started = time.monotonic()
     results = asyncio.run(_all(levels, warmup, duration))
     table = Table(

@@ -52,6 +52,7 @@ def policy_of(rules: int) -> Any:
 
 
 def event_data(kind: str = "bot-0") -> dict[str, Any]:
+    """The data of an offer-issued event from a worker labelled ``kind``."""
     return {
         "workerId": "bot-7",
         "jobId": "job-1001",
@@ -70,16 +71,19 @@ def event_data(kind: str = "bot-0") -> dict[str, Any]:
 
 
 def offer_for(kind: str) -> Any:
+    """The parsed offer of ``event_data(kind)``."""
     return parse_offer(
         Envelope("eventgrid", "e-1", "Microsoft.Communication.RouterWorkerOfferIssued", "s", event_data(kind))
     )
 
 
 def noop(offer: Any, policy: Any, *, now: datetime) -> None:
+    """A decider that does nothing: the call-overhead baseline."""
     return None
 
 
 def time_calls(loops: int, fn: Any, *args: Any) -> float:
+    """Seconds for ``loops`` calls of ``fn(*args)`` (pyperf's time function protocol)."""
     timer = time.perf_counter  # what pyperf.perf_counter is
     rng = range(loops)
     t0 = timer()
@@ -89,6 +93,7 @@ def time_calls(loops: int, fn: Any, *args: Any) -> float:
 
 
 def main() -> None:
+    """Register every micro-benchmark with pyperf's runner."""
     runner = pyperf.Runner()
     offer0 = offer_for("bot-0")
     runner.bench_time_func("noop-call", time_calls, functools.partial(noop, now=NOW), offer0, policy_of(1))

@@ -68,6 +68,7 @@ async def _run(concurrency: int, duration: float, out: Path) -> None:
 
 
 def main() -> None:
+    """Profile one end-to-end level, stack and floor, with py-spy; print the busiest functions per process."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--duration", type=float, default=6.0)

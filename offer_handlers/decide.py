@@ -54,7 +54,8 @@ type Decision = Accept | Decline | Leave
 class Decider(Protocol):
     """The signature of ``decide``, which an OFFER_DECIDER plug-in must share."""
 
-    def __call__(self, offer: Offer, policy: Policy, /, *, now: datetime) -> Decision: ...
+    def __call__(self, offer: Offer, policy: Policy, /, *, now: datetime) -> Decision:
+        """Decide ``offer`` by ``policy`` at ``now`` (aware)."""
 
 
 def decide(offer: Offer, policy: Policy, *, now: datetime) -> Decision:

@@ -44,14 +44,17 @@ class InProcessStack:
         self._counts = (0, 0)  # the host's counters, kept after stop()
 
     def host_snapshot(self) -> HostSnapshot:
+        """The function's invocations and decision lines so far (kept after ``stop``)."""
         if self.host is not None:
             self._counts = (self.host.invocations_ok, self.host.invocations_failed)
         return HostSnapshot(*self._counts, self.tally.snapshot().decisions)
 
     def failure(self) -> str | None:
+        """Always None: both run on this loop, so a failure raises in the caller."""
         return None  # both run on this loop: a failure raises in the caller instead
 
     async def start(self, *, agent_webhook: str) -> StackInfo:
+        """Start the host, then the emulator wired to it; return when both webhooks are validated."""
         from devstack.jobrouter import EmulatorConfig
         from devstack.jobrouter.eventgrid import Subscription
 
@@ -88,6 +91,7 @@ class InProcessStack:
         )
 
     async def stop(self) -> None:
+        """Stop the emulator, then the host (idempotent)."""
         emulator, self.emulator = self.emulator, None
         if emulator is not None:
             await emulator.stop()

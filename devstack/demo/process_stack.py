@@ -85,10 +85,12 @@ class ChildProcess:
 
     @property
     def pid(self) -> int | None:
+        """The process id (None before ``start``)."""
         return None if self._process is None else self._process.pid
 
     @property
     def returncode(self) -> int | None:
+        """The exit code (None while it runs, or before ``start``)."""
         return None if self._process is None else self._process.returncode
 
     async def start(self) -> None:
@@ -205,12 +207,15 @@ class ProcessStack:
 
     @property
     def children(self) -> tuple[ChildProcess, ...]:
+        """The running child processes, host first."""
         return tuple(self._children)
 
     def host_snapshot(self) -> HostSnapshot:
+        """The function's invocations and decision lines so far, from the host's log."""
         return self.tally.snapshot()
 
     def failure(self) -> str | None:
+        """Why the stack stopped working (a child exited), or None while both run."""
         for child in self._children:
             if child.returncode is not None:
                 return f"the {child.name} exited with code {child.returncode}:\n{child.tail()}"
@@ -223,6 +228,7 @@ class ProcessStack:
         return env
 
     async def start(self, *, agent_webhook: str) -> StackInfo:
+        """Start host and emulator; retried on a port clash. Returns when events flow."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         last_error: StackError | None = None
         for _attempt in range(3):
@@ -290,6 +296,7 @@ class ProcessStack:
         )
 
     async def stop(self) -> None:
+        """Stop the emulator, then the host (idempotent)."""
         # The emulator first, so no event is sent to a host that is going away.
         children, self._children = self._children, []
         for child in reversed(children):

@@ -66,7 +66,7 @@ FIXTURE_EVENTS = [single(load_event(name)) for name in OFFER_FIXTURES]
 @st.composite
 def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     """A real fixture with a few data fields removed, replaced or added."""
-    event = copy.deepcopy(draw(st.sampled_from(FIXTURE_EVENTS)))
+    event: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(FIXTURE_EVENTS)))
     data = event["data"]
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         key = draw(st.sampled_from(WIRE_KEYS))
