@@ -45,7 +45,7 @@ def emulator_section(quick: bool) -> Table:
         intro=(
             "The Job Router emulator alone, through the real sync SDK over loopback (script and "
             "method by the "
-            "emulator's author, `bench/emulator.py`; see its docstring). No target in the issue: "
+            "emulator's author, `bench/emulator.py`; see its docstring). No target: "
             "these figures "
             "say what the emulator can carry in a load test. Its header line: " + (lines[0] if lines else "")
         ),
@@ -54,7 +54,7 @@ def emulator_section(quick: bool) -> Table:
 
 
 def demo_section(quick: bool) -> Table:
-    """The demo at scale (issue 4): ``python -m devstack --jobs 200``; its latency table is carried over."""
+    """The demo at scale: ``python -m devstack --jobs 200``; its latency table is carried over."""
     args = ["--jobs", "20" if quick else "200", "--seed", "374410"]
     log("demo: python -m devstack " + " ".join(args))
     done = subprocess.run(

@@ -127,7 +127,7 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
         "ms",
         baseline_name="floor imports + `JobRouterClient(...)` + one `accept_job_offer`",
         baseline=floor_first,
-        target="context (no issue target)",
+        target="context (no target)",
     )
     table.add(
         "  of which the first invocation (settings, policy, SDK client, call)",
