@@ -45,7 +45,7 @@ def emulator_section(quick: bool) -> Table:
         intro=(
             "The Job Router emulator alone, through the real sync SDK over loopback (script and "
             "method by the "
-            "emulator's author, `bench/emulator.py`; see its docstring). No target in the issue: "
+            "emulator's author, `bench/emulator.py`; see its docstring). No target: "
             "these figures "
             "say what the emulator can carry in a load test. Its header line: " + (lines[0] if lines else "")
         ),
@@ -54,7 +54,7 @@ def emulator_section(quick: bool) -> Table:
 
 
 def demo_section(quick: bool) -> Table:
-    """The demo at scale (issue 4): ``python -m devstack --jobs 200``; its latency table is carried over."""
+    """The demo at scale: ``python -m devstack --jobs 200``; its latency table is carried over."""
     args = ["--jobs", "20" if quick else "200", "--seed", "374410"]
     log("demo: python -m devstack " + " ".join(args))
     done = subprocess.run(
@@ -89,6 +89,7 @@ def demo_section(quick: bool) -> Table:
 
 
 def summary(tables: list[Table]) -> str:
+    """The summary section of BENCHMARKS.md: every figure that has a target, with its result."""
     out = [
         "## Summary",
         "",
@@ -110,6 +111,7 @@ def summary(tables: list[Table]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks and rewrite BENCHMARKS.md; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs")
     parser.add_argument("--only", action="append", choices=ALL, help="run only these (repeatable)")

@@ -1,6 +1,8 @@
-"""Benchmark 1: cold start. ``import function_app`` in fresh processes against the floor (a process that
-imports only azure.functions and azure.communication.jobrouter), the first invocation on the key path, and the
-Entra ID path's first-use import of azure.identity.
+"""Benchmark 1: cold start, measured in fresh processes.
+
+``import function_app`` against the floor (a process that imports only azure.functions and
+azure.communication.jobrouter), the first invocation on the key path, and the Entra ID path's first-use
+import of azure.identity.
 
 Every probe is a fresh ``python bench/probe_cold.py MODE`` (bytecode compiled first, as Oryx/remote build
 does); floor and app runs alternate so machine noise hits both alike.
@@ -54,6 +56,7 @@ def _runs(modes: tuple[str, ...], env: dict[str, str], repeats: int) -> dict[str
 
 
 def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
+    """Measure the cold-start figures in fresh processes; ``repeats`` probes per mode."""
     table = Table(
         "cold-start",
         "1. Cold start",
@@ -124,7 +127,7 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
         "ms",
         baseline_name="floor imports + `JobRouterClient(...)` + one `accept_job_offer`",
         baseline=floor_first,
-        target="context (no issue target)",
+        target="context (no target)",
     )
     table.add(
         "  of which the first invocation (settings, policy, SDK client, call)",

@@ -40,6 +40,7 @@ def _event(offer_id: str) -> dict[str, object]:
 
 
 def main(mode: str) -> None:
+    """Time the probe ``mode`` in this fresh process and print one JSON line."""
     if mode == "floor-import":
         import azure.communication.jobrouter
         import azure.functions

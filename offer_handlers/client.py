@@ -23,7 +23,7 @@ import copy
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, override
 from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -112,11 +112,13 @@ class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     azure-core honours ``Retry-After`` even beyond the absolute timeout; an offer would expire meanwhile.
     """
 
+    @override
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
         settings["deadline"] = time.monotonic() + float(settings["timeout"])
         return settings
 
+    @override
     def is_retry[
         Req: (HttpRequest, LegacyHttpRequest),
         Resp: (HttpResponse, LegacyHttpResponse, AsyncHttpResponse, LegacyAsyncHttpResponse),
@@ -141,6 +143,7 @@ class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
 class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
     """azure-core's network trace (``logging_enable=True``), with the secret-bearing headers redacted."""
 
+    @override
     def on_request(self, request: PipelineRequest[Any]) -> None:
         original = request.http_request
         shown = copy.copy(original)

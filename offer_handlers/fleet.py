@@ -9,20 +9,19 @@ examples/fleet.json.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, NoReturn
+from typing import Final
 
-from offer_handlers.errors import InvalidFleetError, InvalidPolicyError
+from offer_handlers.errors import InvalidFleetError
 from offer_handlers.events import LabelValue
 
 # The strict JSON reader (duplicate keys and NaN/Infinity refused) is the policy loader's for now.
-from offer_handlers.policy import _no_constants, _no_duplicate_keys
+from offer_handlers.json_document import ErrorFactory, JsonObject, parse_json_text
 
 __all__ = [
     "DEFAULT_RECONCILE_BUDGET",
@@ -79,8 +78,11 @@ class BotWorker:
 
 @dataclass(frozen=True, slots=True)
 class FlapGuard:
-    """After ``max_expiries`` offer expiries within ``window``, back off: ``first_backoff``, doubling per
-    further expiry, at most ``max_backoff``."""
+    """The flapping guard's numbers.
+
+    After ``max_expiries`` offer expiries within ``window``, back off: ``first_backoff``, doubling per
+    further expiry, at most ``max_backoff``.
+    """
 
     max_expiries: int = 3
     window: timedelta = timedelta(minutes=15)
@@ -124,13 +126,7 @@ def is_held(tags: Mapping[str, LabelValue]) -> bool:
 
 def load_fleet_text(text: str) -> Fleet:
     """Parse and validate a fleet from JSON text (e.g. the FLEET setting)."""
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except InvalidPolicyError as err:  # the shared strict reader names the key, not a policy rule
-        raise InvalidFleetError(err.message, field=err.field) from None
-    except ValueError as err:
-        raise InvalidFleetError(f"not valid JSON: {err}") from None
-    return parse_fleet(document)
+    return parse_fleet(parse_json_text(text, _fleet_error(None)))
 
 
 def load_fleet_file(path: Path) -> Fleet:
@@ -144,7 +140,7 @@ def load_fleet_file(path: Path) -> Fleet:
 
 def parse_fleet(document: object) -> Fleet:
     """Validate a decoded fleet document and build the frozen ``Fleet``."""
-    top = _Obj(document, worker=None, path="")
+    top = _Obj(document, error=_fleet_error(None))
     top.only({"version", "description", "guard", "reconcile", "workers"})
     version = top.get("version")
     if version is None:
@@ -204,7 +200,7 @@ def _parse_worker(raw: object, index: int) -> BotWorker:
     label = f"#{index + 1}"
     if isinstance(raw, dict) and isinstance(raw.get("id"), str) and raw["id"]:
         label = raw["id"]
-    obj = _Obj(raw, worker=label, path="")
+    obj = _Obj(raw, error=_fleet_error(label))
     obj.only({"id", "description", "enabled", "queues", "capacity", "channels", "labels", "tags"})
     worker_id = obj.get("id")
     if not isinstance(worker_id, str) or not worker_id:
@@ -289,41 +285,19 @@ def _parse_channels(obj: _Obj, capacity: int) -> tuple[WorkerChannel, ...]:
     return tuple(channels)
 
 
-class _Obj:
+def _fleet_error(worker: str | None) -> ErrorFactory:
+    """The fleet's error for fields of ``worker`` (``None``: of the document itself)."""
+
+    def error(message: str, field: str | None) -> Exception:
+        return InvalidFleetError(message, worker=worker, field=field)
+
+    return error
+
+
+class _Obj(JsonObject):
     """A JSON object inside the fleet, with typed reads that fail naming the worker and field path."""
 
-    __slots__ = ("_path", "_raw", "_worker")
-
-    def __init__(self, raw: object, *, worker: str | None, path: str) -> None:
-        self._worker = worker
-        self._path = path
-        if not isinstance(raw, dict):
-            raise InvalidFleetError("expected a JSON object", worker=worker, field=path or None)
-        self._raw: Mapping[str, object] = raw
-
-    def _field(self, key: str | None) -> str | None:
-        if key is None:
-            return self._path or None
-        return f"{self._path}.{key}" if self._path else key
-
-    def fail(self, key: str | None, message: str) -> NoReturn:
-        raise InvalidFleetError(message, worker=self._worker, field=self._field(key))
-
-    def get(self, key: str, default: object = None) -> object:
-        return self._raw.get(key, default)
-
-    def only(self, allowed: set[str]) -> None:
-        for key in self._raw:
-            if key not in allowed:
-                self.fail(key, f"unknown field; expected one of {', '.join(sorted(allowed))}")
-
-    def child(self, key: str) -> _Obj:
-        return _Obj(self._raw.get(key), worker=self._worker, path=self._field(key) or key)
-
-    def item(self, key: str, index: int) -> _Obj:
-        items = self._raw[key]
-        assert isinstance(items, list)
-        return _Obj(items[index], worker=self._worker, path=f"{self._field(key)}[{index}]")
+    __slots__ = ()
 
     def optional_text(self, key: str) -> None:
         if self.get(key) is not None and not isinstance(self.get(key), str):

@@ -28,7 +28,8 @@ from offer_handlers.errors import (
 )
 from offer_handlers.events import Envelope, OfferIds, is_offer_issued, parse_offer, peek_ids
 from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers, carry_out
-from offer_handlers.policy import NO_POLICY, Policy, load_policy_file, load_policy_text
+from offer_handlers.policy import NO_POLICY, Policy
+from offer_handlers.policy_document import load_policy_file, load_policy_text
 from offer_handlers.settings import POLICY, POLICY_FILE, Settings, load_settings
 
 __all__ = ["DECISION_LOGGER", "OfferHandler", "ResponderFactory", "format_fields", "utc_now"]

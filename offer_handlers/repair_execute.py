@@ -102,8 +102,11 @@ class WorkerRegistrar(Protocol):
         ...
 
     def upsert(self, worker_id: str, patch: WorkerPatch, *, etag: str | None, timeout: float) -> WorkerState:
-        """Merge-patch the worker only if its ETag is still ``etag`` (412: ``ResourceModifiedError``);
-        with ``etag=None``, create it only if it does not exist (412: ``ResourceExistsError``)."""
+        """Write the worker conditionally.
+
+        Merge-patch the worker only if its ETag is still ``etag`` (412: ``ResourceModifiedError``);
+        with ``etag=None``, create it only if it does not exist (412: ``ResourceExistsError``).
+        """
         ...
 
 

@@ -45,8 +45,10 @@ class WorkerState:
 
 @dataclass(frozen=True, slots=True)
 class WorkerPatch:
-    """A merge-patch of a worker: ``None`` fields are left as they are; a ``None`` label or tag value
-    removes that key."""
+    """A merge-patch of a worker.
+
+    ``None`` fields are left as they are; a ``None`` label or tag value removes that key.
+    """
 
     available_for_offers: bool | None = None
     queues: tuple[str, ...] | None = None

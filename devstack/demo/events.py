@@ -59,14 +59,17 @@ class DemoEvent:
 
     @property
     def offer_id(self) -> str | None:
+        """The event's ``offerId`` (None when it has none)."""
         return self.text("offerId")
 
     @property
     def job_id(self) -> str | None:
+        """The event's ``jobId`` (None when it has none)."""
         return self.text("jobId")
 
     @property
     def worker_id(self) -> str | None:
+        """The event's ``workerId`` (None when it has none)."""
         return self.text("workerId")
 
 

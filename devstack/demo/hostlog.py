@@ -47,6 +47,8 @@ class DecisionLine:
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> DecisionLine:
+        """The line's fields as parsed; a missing, empty or ``-`` value is None."""
+
         def get(key: str) -> str | None:
             value = fields.get(key)
             return None if value in (None, "", "-") else value
@@ -93,6 +95,7 @@ class HostSnapshot:
 
     @property
     def invocations(self) -> int:
+        """Every invocation, succeeded or failed."""
         return self.invocations_ok + self.invocations_failed
 
     def outcomes(self) -> dict[str, int]:
@@ -124,6 +127,7 @@ class HostTally:
             self.add_decision_text(decision["fields"])
 
     def add_invocation(self, *, ok: bool) -> None:
+        """Count one invocation of the function."""
         with self._lock:
             if ok:
                 self._ok += 1
@@ -137,6 +141,7 @@ class HostTally:
             self._decisions.append(line)
 
     def snapshot(self) -> HostSnapshot:
+        """The invocations and decision lines so far."""
         with self._lock:
             return HostSnapshot(self._ok, self._failed, tuple(self._decisions))
 
@@ -149,6 +154,7 @@ class DecisionLogHandler(logging.Handler):
         self.tally = tally
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Feed the record's message to the tally (never raising into the function)."""
         try:
             self.tally.add_decision_text(record.getMessage())
         except Exception:  # a logging handler must never raise into the function

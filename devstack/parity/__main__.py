@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recordings_dir: Path = args.recordings
     if not recordings_dir.is_dir():
         print(
-            f"no recordings at {recordings_dir} (expected ../shared/recordings/jobrouter next to the "
+            f"no recordings at {recordings_dir} (expected shared/recordings/jobrouter next to the "
             "repository; pass --recordings DIR)",
             file=sys.stderr,
         )
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--recordings",
         type=Path,
         default=default_recordings_dir(REPO_ROOT),
-        help="folder of test-proxy recordings (default: ../shared/recordings/jobrouter)",
+        help="folder of test-proxy recordings (default: shared/recordings/jobrouter next to the repository)",
     )
     parser.add_argument(
         "--known", type=Path, default=DEFAULT_KNOWN, help="allow-list of known differences (JSON)"

@@ -1,8 +1,9 @@
 """Microsoft's Job Router test-proxy recordings as frozen values: one :class:`Recording` per file.
 
-A recording is the traffic of one SDK 1.0.0 test against the live service (format in
-``../shared/recordings/jobrouter/README.md``). Parsing happens here once; everything past this module sees
-:class:`Exchange` values with the host stripped, the bodies decoded and the few headers that matter.
+A recording is the traffic of one SDK 1.0.0 test against the live service, in the Azure SDK test proxy's
+format (a JSON object whose ``Entries`` hold each request and response). Parsing happens here once;
+everything past this module sees :class:`Exchange` values with the host stripped, the bodies decoded
+and the few headers that matter.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def operation(method: str, path: str) -> str:
 
 
 def default_recordings_dir(repo_root: Path) -> Path:
-    """``../shared/recordings/jobrouter`` relative to the repository root (where CI mounts it)."""
+    """The ``shared/recordings/jobrouter`` folder next to the repository root (where CI mounts it)."""
     return (repo_root.parent / "shared" / "recordings" / "jobrouter").resolve()
 
 

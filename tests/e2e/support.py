@@ -1,9 +1,9 @@
 """The whole dev stack in the test process: emulator, Functions host (running function_app.py), agent app.
 
-``LiveStack`` runs an :class:`~devstack.demo.stack.InProcessStack`, the orchestrator's agent webhook and an
-:class:`~devstack.demo.agent.AgentApp` on an event loop in a background thread, so tests drive it with the
-real synchronous SDK over loopback HTTP, the way a user would. Events the agent webhook receives are
-recorded for bounded waits (``wait_for``) instead of sleeps.
+``LiveStack`` runs an :class:`~devstack.demo.inprocess_stack.InProcessStack`, the orchestrator's agent
+webhook and an :class:`~devstack.demo.agent.AgentApp` on an event loop in a background thread, so tests
+drive it with the real synchronous SDK over loopback HTTP, the way a user would. Events the agent webhook
+receives are recorded for bounded waits (``wait_for``) instead of sleeps.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from azure.core.credentials import AzureKeyCredential
 from devstack.demo.agent import AgentApp, SdkActions
 from devstack.demo.events import DemoEvent
 from devstack.demo.hostlog import DecisionLine
+from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
-from devstack.demo.stack import InProcessStack, StackInfo, StackOptions
+from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator

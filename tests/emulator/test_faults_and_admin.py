@@ -14,7 +14,15 @@ from azure.communication.jobrouter import JobRouterAdministrationClient, JobRout
 from azure.core.exceptions import HttpResponseError, ServiceResponseError
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import Captured, add_job, add_worker, router_client, setup_queue, wait_offer
+from tests.emulator.helpers import (
+    Captured,
+    add_job,
+    add_worker,
+    response_text,
+    router_client,
+    setup_queue,
+    wait_offer,
+)
 
 
 def admin_http(emu: EmulatorThread, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
@@ -46,7 +54,7 @@ def test_a_fault_for_the_next_call_only(emu: EmulatorThread, client: JobRouterCl
     with pytest.raises(HttpResponseError) as raised:
         client.get_worker("w")
     assert raised.value.status_code == 500
-    assert "InjectedFault" in raised.value.response.text()
+    assert "InjectedFault" in response_text(raised.value)
     with pytest.raises(HttpResponseError) as again:
         client.get_worker("w")
     assert again.value.status_code == 404  # the fault is used up: the real answer
@@ -163,6 +171,7 @@ def test_state_snapshot_and_event_log(
     assert status == status_events == 200
     assert [r["id"] for r in state["workers"]] == ["w"]
     assert state["workers"][0]["body"]["offers"][0]["offerId"] == offer.offer_id
+    assert offer.expires_at is not None
     assert {"key": ["offer", offer.offer_id], "due": offer.expires_at.isoformat()} in state["timers"]
     issued = [e for e in events if e["eventType"] == "Microsoft.Communication.RouterWorkerOfferIssued"]
     assert issued[0]["data"]["offerId"] == offer.offer_id

@@ -27,7 +27,8 @@ from offer_handlers.settings import SETTING_NAMES, Settings
 from offer_handlers.worker_diff import WorkerState
 from tests.fixtures import REPO_ROOT, load_event, single, with_data
 from tests.fixtures.fakes import FakeRegistrar, http_error
-from tests.functional.conftest import ACCESS_KEY, CONNECTION_STRING
+from tests.fixtures.http import ACCESS_KEY
+from tests.functional.conftest import CONNECTION_STRING
 
 LIFECYCLE = "on_worker_lifecycle"
 RECONCILE = "reconcile_fleet"

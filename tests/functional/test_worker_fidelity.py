@@ -21,7 +21,8 @@ from devstack.functions_worker import WorkerApp
 from offer_handlers.handler import DECISION_LOGGER
 from tests.fixtures import fresh, load_event, single, with_data
 from tests.fixtures.fakes import FakeResponder, http_error
-from tests.functional.conftest import ACCESS_KEY, FUNCTION, invoke, invoke_together
+from tests.fixtures.http import ACCESS_KEY
+from tests.functional.conftest import FUNCTION, invoke, invoke_together
 
 SCHEMAS = ["offer_issued.eventgrid", "offer_issued.cloudevents"]
 

@@ -128,7 +128,7 @@ def test_on_offer_issued_keeps_one_always_ready_instance_by_default(site: Resour
     assert scale["alwaysReady"] == [
         {"name": "function:${functionName}", "instanceCount": "alwaysReadyInstanceCount"}
     ]
-    assert main.variable(_function_param(main, "functionName")) == "on_offer_issued"
+    assert main.variable(str(_function_param(main, "functionName"))) == "on_offer_issued"
     assert _function_param(main, "alwaysReadyInstanceCount") == "alwaysReadyInstanceCount"
     assert main.param_default("alwaysReadyInstanceCount") == 1
     assert main.decorator("alwaysReadyInstanceCount", "min_value") == 0

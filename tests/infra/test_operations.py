@@ -95,6 +95,7 @@ def test_log_alert_fires_above_its_threshold_and_notifies_the_action_group(
     if isinstance(threshold, int):
         assert criterion["threshold"] == threshold
     else:
+        assert isinstance(threshold, str)
         assert criterion["threshold"] == threshold, "the threshold is the module parameter of that name"
         assert main.module_for("app/operations.bicep").params[threshold] == threshold
         assert isinstance(main.param_default(threshold), int)

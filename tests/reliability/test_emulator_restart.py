@@ -25,7 +25,8 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo.stack import APP_DIR, ChildProcess, free_port
+from devstack.demo.process_stack import ChildProcess
+from devstack.demo.stack import APP_DIR, free_port
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 from tests.e2e.support import CONTACT_CENTRE_POLICY

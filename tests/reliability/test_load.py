@@ -36,7 +36,8 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo import events as ev
 from devstack.demo.events import DemoEvent
-from devstack.demo.stack import ProcessStack, StackInfo, StackOptions
+from devstack.demo.process_stack import ProcessStack
+from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.accounting import OfferBook

@@ -43,7 +43,7 @@ def bot(**changes: Any) -> dict[str, Any]:
     return worker
 
 
-def doc(*workers: dict[str, Any], **top: Any) -> dict[str, Any]:
+def doc(*workers: Any, **top: Any) -> dict[str, Any]:
     return {"version": 1, "workers": list(workers), **top}
 
 

@@ -65,7 +65,12 @@ TRIGGERS: dict[str, RepairTrigger] = {
     "reconcile": RUN,
 }
 
-ago = lambda seconds: NOW - timedelta(seconds=seconds)  # noqa: E731 - reads best inline in the table
+
+def ago(seconds: float) -> datetime:
+    """A moment ``seconds`` before NOW."""
+    return NOW - timedelta(seconds=seconds)
+
+
 CALM = (ago(600),)  # one expiry ten minutes ago: under the guard's limit
 FLAPPING = (ago(20), ago(15), ago(10))  # three in the window, the latest 10 s ago: back off until +30 s
 
