@@ -28,6 +28,7 @@ from typing import IO, Any, Final
 from devstack.demo.child import PARENT_PID_ENV
 from devstack.demo.hostlog import HostSnapshot, HostTally
 from devstack.demo.stack import (
+    FUNCTION_NAME,
     StackError,
     StackInfo,
     StackOptions,
@@ -36,6 +37,7 @@ from devstack.demo.stack import (
     wait_until_validated,
     webhook_specs,
 )
+from devstack.functions_host.contract import WEBHOOK_PATH
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 from offer_handlers.settings import SETTING_NAMES
 
@@ -265,8 +267,10 @@ class ProcessStack:
         )  # fmt: skip
         self._children.append(host)
         await host.start()
-        webhook_url = (await host.wait_for_line(_HOST_READY, self._startup_timeout))["url"]
-        host_url = webhook_url.split("/runtime/", 1)[0]
+        announced = (await host.wait_for_line(_HOST_READY, self._startup_timeout))["url"]
+        host_url = announced.split("/runtime/", 1)[0]
+        # The host names one function's URL only when the app has a single Event Grid function.
+        webhook_url = f"{host_url}{WEBHOOK_PATH}?functionName={FUNCTION_NAME}"
         argv = [*_LAUNCH, "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port)]
         for spec in webhook_specs(webhook_url, agent_webhook):
             argv += ["--webhook", spec]
