@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localco
 __all__ = [
     "MAX_DECIMAL",
     "decimal_from_float",
+    "float_from_decimal",
     "exact_context",
     "format_decimal",
     "format_float",
@@ -50,6 +51,25 @@ def to_clr_decimal(value: Decimal) -> Decimal | None:
         if mantissa.is_zero():
             return _ZERO
         return mantissa.scaleb(-scale)
+
+
+_DOUBLE_POWERS_OF_TEN = tuple(float(f"1e{n}") for n in range(_MAX_SCALE + 1))
+
+
+def float_from_decimal(value: Decimal) -> float:
+    """A Decimal converted like .NET's ``(double)decimal`` (which is not always correctly rounded)."""
+    sign, digits, exponent = value.as_tuple()
+    mantissa = int("".join(map(str, digits)) or "0")
+    if not isinstance(exponent, int) or mantissa == 0:
+        return 0.0
+    if exponent > 0:
+        mantissa, exponent = mantissa * 10**exponent, 0
+    scale = -exponent
+    while scale > _MAX_SCALE:  # more digits than System.Decimal keeps: drop them first
+        mantissa, scale = mantissa // 10, scale - 1
+    low, high = mantissa & (2**64 - 1), mantissa >> 64
+    result = (float(low) + float(high) * 18446744073709551616.0) / _DOUBLE_POWERS_OF_TEN[scale]
+    return -result if sign else result
 
 
 def decimal_from_float(value: float) -> Decimal | None:
@@ -101,7 +121,7 @@ def _shortest_digits(value: float) -> tuple[str, int]:
 # white space, a "$" currency symbol, one sign (leading or trailing) or parentheses, thousands
 # separators after the first digit, a decimal point and an exponent.
 _DOTNET_NUMBER = re.compile(
-    r"""\s*(?P<open>\()?\s*
+    r"""\s*(?:\$\s*)?(?P<open>\()?\s*
     (?:\$\s*)?(?P<lead>[+-])?\s*(?:\$\s*)?
     (?P<whole>[0-9][0-9,]*)?(?:\.(?P<fraction>[0-9]*))?
     (?:[eE](?P<exponent>[+-]?[0-9]+))?
@@ -129,7 +149,7 @@ def _parse_dotnet_number(text: str) -> Decimal | None:
             number = Decimal(f"{whole or '0'}.{fraction or '0'}e{match['exponent'] or '0'}")
     except (InvalidOperation, ArithmeticError):
         return None
-    return -number if negative else number
+    return number.copy_negate() if negative else number
 
 
 def _unsigned(text: str) -> Decimal | None:
@@ -166,7 +186,7 @@ def _possibly_signed_no_percent(text: str) -> Decimal | None:
         return _signed_possibly_percent(text[1:])
     if text[0] == "-":
         number = _signed_possibly_percent(text[1:])
-        return None if number is None else -number
+        return None if number is None else number.copy_negate()
     return _unsigned(text)
 
 
@@ -178,7 +198,7 @@ def _percentage(text: str) -> Decimal | None:
         return _signed_no_percent(text[1:])
     if text[0] == "-":
         number = _signed_no_percent(text[1:])
-        return None if number is None else -number
+        return None if number is None else number.copy_negate()
     return _possibly_signed_no_percent(text)
 
 

@@ -121,12 +121,13 @@ class _Evaluation:
                 value = self.run(operand)
                 if isinstance(value, float):
                     return -value
-                return -(value if isinstance(value, Decimal) else _ZERO) + _ZERO
+                return _ZERO if not isinstance(value, Decimal) or value.is_zero() else value.copy_negate()
             case b.Percent(operand=operand):
                 value = self.run(operand)
                 if isinstance(value, float):
                     return value / 100
-                return (value if isinstance(value, Decimal) else _ZERO).scaleb(-2) + _ZERO
+                number = value if isinstance(value, Decimal) else _ZERO
+                return decimal_result(number.scaleb(-2), "operator '%'")
             case b.Not(operand=operand):
                 return not self.run(operand)
             case b.Arithmetic():

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from devstack.jobrouter.powerfx.clr_numbers import (
     decimal_from_float,
+    float_from_decimal,
     format_decimal,
     format_float,
     parse_number_text,
@@ -96,7 +97,7 @@ def to_float(value: FxValue, construct: str | None = None) -> float | None:
     if isinstance(value, float):
         return value
     if isinstance(value, Decimal):
-        return float(value)
+        return float_from_decimal(value)
     if value == "":
         return None
     exact = parse_number_text(value)

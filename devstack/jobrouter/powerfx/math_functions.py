@@ -49,7 +49,8 @@ def _div0(name: str) -> PowerFxEvaluationError:
 
 
 def _abs(args: Sequence[FxValue], _: FxType) -> FxValue:
-    return abs(_number(args[0]))
+    number = _number(args[0])
+    return abs(number) if isinstance(number, float) else number.copy_abs()
 
 
 def _int(args: Sequence[FxValue], _: FxType) -> FxValue:
@@ -135,7 +136,7 @@ def _sum(args: Sequence[FxValue], result_type: FxType) -> FxValue:
     if not values:
         return None
     if result_type is FxType.FLOAT:
-        return float_result(math.fsum(float(v) for v in values), _construct("Sum"))
+        return float_result(sum(float(v) for v in values), _construct("Sum"))
     with localcontext(exact_context()):
         return decimal_result(sum(values, _ZERO), _construct("Sum"))  # type: ignore[arg-type]
 
@@ -145,7 +146,7 @@ def _average(args: Sequence[FxValue], result_type: FxType) -> FxValue:
     if not values:
         raise _div0("Average")
     if result_type is FxType.FLOAT:
-        return float_result(math.fsum(float(v) for v in values) / len(values), _construct("Average"))
+        return float_result(sum(float(v) for v in values) / len(values), _construct("Average"))
     with localcontext(exact_context()):
         total = decimal_result(sum(values, _ZERO), _construct("Average"))  # type: ignore[arg-type]
         return decimal_result(total / len(values), _construct("Average"))
@@ -174,7 +175,8 @@ def _sqrt(args: Sequence[FxValue], _: FxType) -> FxValue:
 
 
 def _exp(args: Sequence[FxValue], _: FxType) -> FxValue:
-    return _float_call(math.exp, "Exp", _float(args[0]))
+    # Microsoft's interpreter computes Exp as Math.Pow(Math.E, x).
+    return _float_call(math.pow, "Exp", math.e, _float(args[0]))
 
 
 def _ln(args: Sequence[FxValue], _: FxType) -> FxValue:

@@ -147,6 +147,8 @@ class _Parser:
                         continue
                     if symbol == "(" and isinstance(node, FieldAccess):
                         raise self.unsupported("namespaced function call", token)
+                    if symbol == "As" or symbol == ";":
+                        raise self.operator_expected()
                 return node
         finally:
             self.depth -= 1

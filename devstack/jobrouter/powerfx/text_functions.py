@@ -73,7 +73,7 @@ def _len(args: Sequence[FxValue], _: FxType) -> FxValue:
 
 
 def _left(args: Sequence[FxValue], _: FxType) -> FxValue:
-    if args[0] is None or args[1] is None:
+    if args[1] is None:
         return ""
     count = _whole(args[1])
     if count < 0:
@@ -82,7 +82,7 @@ def _left(args: Sequence[FxValue], _: FxType) -> FxValue:
 
 
 def _right(args: Sequence[FxValue], _: FxType) -> FxValue:
-    if args[0] is None or args[1] is None:
+    if args[1] is None:
         return ""
     text, count = _text(args[0]), _whole(args[1])
     if count < 0:
@@ -201,9 +201,7 @@ def _value_function(args: Sequence[FxValue], _: FxType) -> FxValue:
 
 
 def _char(args: Sequence[FxValue], _: FxType) -> FxValue:
-    if args[0] is None:
-        return None
-    code = args[0] if isinstance(args[0], float) else 0.0
+    code = args[0] if isinstance(args[0], float) else 0.0  # Blank reads as 0, which is out of range
     if not code >= 1 or code >= 256:
         raise _out_of_range("Char")
     return chr(int(code))

@@ -240,6 +240,8 @@ class _Lexer:
                 self.pos += 1
                 self.modes.pop()
                 return
+            elif ch == "}":
+                raise self.error("Unexpected characters: a '}' in interpolated text must be doubled.", self.pos)
             elif ch == "{":
                 self.flush_segment(chars, start)
                 self.tokens.append(Token(TokenKind.ISLAND_START, "{", self.pos))
