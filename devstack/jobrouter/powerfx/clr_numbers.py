@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localco
 __all__ = [
     "MAX_DECIMAL",
     "decimal_from_float",
-    "float_from_decimal",
     "exact_context",
+    "float_from_decimal",
     "format_decimal",
     "format_float",
     "parse_number_text",

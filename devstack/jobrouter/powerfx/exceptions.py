@@ -54,9 +54,7 @@ class PowerFxSyntaxError(PowerFxError):
 class PowerFxUnsupportedError(PowerFxError):
     """Valid Power Fx that this evaluator does not implement; ``construct`` says which."""
 
-    def __init__(
-        self, construct: str, *, position: int | None = None, expression: str | None = None
-    ) -> None:
+    def __init__(self, construct: str, *, position: int | None = None, expression: str | None = None) -> None:
         super().__init__(
             f"unsupported {construct}", position=position, construct=construct, expression=expression
         )

@@ -8,7 +8,7 @@ the JSON a rule yields. Every failure is a ``PowerFxError`` (docs/powerfx.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -17,7 +17,16 @@ from devstack.jobrouter.powerfx.evaluator import evaluate_bound
 from devstack.jobrouter.powerfx.exceptions import PowerFxError, PowerFxEvaluationError, PowerFxTypeError
 from devstack.jobrouter.powerfx.fx_values import FxValue, type_of_value
 from devstack.jobrouter.powerfx.syntax_parser import parse
-from devstack.jobrouter.powerfx.syntax_tree import Node, to_source
+from devstack.jobrouter.powerfx.syntax_tree import (
+    BinaryOperation,
+    Call,
+    FieldAccess,
+    Interpolation,
+    Name,
+    Node,
+    UnaryOperation,
+    to_source,
+)
 from devstack.jobrouter.powerfx.type_binder import bind
 
 __all__ = ["CompiledExpression", "JsonValue", "compile_expression", "evaluate", "to_json_value"]
@@ -45,7 +54,8 @@ def _label_value(scope: str, name: str, raw: object) -> FxValue:
             )
         return number
     raise PowerFxTypeError(
-        f"The value of {construct} is a {type(raw).__name__}; a label must be text, a number, a boolean or null.",
+        f"The value of {construct} is a {type(raw).__name__}; "
+        "a label must be text, a number, a boolean or null.",
         construct=construct,
     )
 
@@ -54,12 +64,39 @@ def _label_values(scope: str, labels: Mapping[str, object]) -> dict[str, FxValue
     return {name: _label_value(scope, name, raw) for name, raw in labels.items()}
 
 
+def _label_references(node: Node) -> Iterator[tuple[str, str]]:
+    match node:
+        case FieldAccess(record=Name(name=scope), field_name=label) if scope in ("job", "worker"):
+            yield scope, label
+        case FieldAccess(record=record):
+            yield from _label_references(record)
+        case Call(arguments=children):
+            for child in children:
+                yield from _label_references(child)
+        case UnaryOperation(operand=operand):
+            yield from _label_references(operand)
+        case BinaryOperation(left=left, right=right):
+            yield from _label_references(left)
+            yield from _label_references(right)
+        case Interpolation(parts=parts):
+            for part in parts:
+                if not isinstance(part, str):
+                    yield from _label_references(part)
+        case _:
+            return
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledExpression:
     """A parsed and checked Power Fx expression, ready to evaluate against any labels."""
 
     text: str
     syntax: Node
+
+    @property
+    def label_references(self) -> frozenset[tuple[str, str]]:
+        """Every ``(scope, label)`` the expression reads, e.g. ``("worker", "Skill")``."""
+        return frozenset(_label_references(self.syntax))
 
     @property
     def canonical_text(self) -> str:

@@ -190,7 +190,9 @@ def _log(args: Sequence[FxValue], _: FxType) -> FxValue:
     return _float_call(math.log, "Log", _float(args[0]), base)
 
 
-def _numeric(name: str, low: int, high: int | None, impl: Implementation, *, digits: bool = False) -> FunctionSpec:
+def _numeric(
+    name: str, low: int, high: int | None, impl: Implementation, *, digits: bool = False
+) -> FunctionSpec:
     """A function over Decimal or Float; with ``digits`` its second argument is a Float count."""
 
     def signature(argument_types: tuple[FxType, ...]) -> FunctionSignature:

@@ -55,6 +55,8 @@ _BINARY: dict[str, tuple[int, BinaryOperator]] = {
     "/": (_MUL, BinaryOperator.DIVIDE),
 }
 
+_PREFIX_OPERATORS = {"-": UnaryOperator.NEGATE, "!": UnaryOperator.NOT, "Not": UnaryOperator.NOT}
+
 _UNSUPPORTED_PUNCTUATORS = {
     "{": "record literal",
     "[": "table literal",
@@ -82,6 +84,9 @@ class _Parser:
             self.index += 1
         return token
 
+    def at(self, kind: TokenKind) -> bool:
+        return self.current.kind is kind
+
     def is_symbol(self, text: str) -> bool:
         token = self.current
         return token.kind in (TokenKind.PUNCTUATOR, TokenKind.KEYWORD) and token.text == text
@@ -95,7 +100,9 @@ class _Parser:
     def expect(self, text: str) -> Token:
         if not self.is_symbol(text):
             found = self.current.text or "the end of the expression"
-            raise self.syntax_error(f"Unexpected characters: found '{found}' where '{text}' is expected.", self.current)
+            raise self.syntax_error(
+                f"Unexpected characters: found '{found}' where '{text}' is expected.", self.current
+            )
         return self.advance()
 
     def parse_all(self) -> Node:
@@ -147,7 +154,7 @@ class _Parser:
                         continue
                     if symbol == "(" and isinstance(node, FieldAccess):
                         raise self.unsupported("namespaced function call", token)
-                    if symbol == "As" or symbol == ";":
+                    if symbol in {"As", ";"}:
                         raise self.operator_expected()
                 return node
         finally:
@@ -162,40 +169,39 @@ class _Parser:
 
     def operand(self) -> Node:
         token = self.advance()
-        kind, text = token.kind, token.text
-        if kind is TokenKind.NUMBER:
-            return NumberLiteral(text, self.number_value(token), token.position)
-        if kind is TokenKind.TEXT:
+        if token.kind is TokenKind.NUMBER:
+            return NumberLiteral(token.text, self.number_value(token), token.position)
+        if token.kind is TokenKind.TEXT:
             return TextLiteral(token.value, token.position)
-        if kind is TokenKind.INTERPOLATION_START:
+        if token.kind is TokenKind.INTERPOLATION_START:
             return self.interpolation(token)
-        if kind is TokenKind.IDENTIFIER:
+        if token.kind is TokenKind.IDENTIFIER:
             if self.is_symbol("("):
                 return self.call(token)
             if self.is_symbol("@"):
                 raise self.unsupported("disambiguation operator '@'", self.current)
             return Name(token.value, token.position)
-        if kind is TokenKind.KEYWORD:
-            if text in ("true", "false"):
-                return BooleanLiteral(text == "true", token.position)
-            if text == "Not":
-                return UnaryOperation(UnaryOperator.NOT, self.expression(_PREFIX), token.position)
-            if text in ("Self", "Parent"):
-                raise self.unsupported(f"operator '{text}'", token)
-        if kind is TokenKind.PUNCTUATOR:
-            if text == "(":
-                node = self.expression(0)
-                self.expect(")")
-                return node
-            if text == "-":
-                return UnaryOperation(UnaryOperator.NEGATE, self.expression(_PREFIX), token.position)
-            if text == "!":
-                return UnaryOperation(UnaryOperator.NOT, self.expression(_PREFIX), token.position)
-            if text in _UNSUPPORTED_PUNCTUATORS:
-                raise self.unsupported(_UNSUPPORTED_PUNCTUATORS[text], token)
-        if kind is TokenKind.END:
+        return self.symbol_operand(token)
+
+    def symbol_operand(self, token: Token) -> Node:
+        """An operand that starts with a keyword or punctuator: a boolean, parentheses, a prefix."""
+        text = token.text if token.kind in (TokenKind.KEYWORD, TokenKind.PUNCTUATOR) else ""
+        if text in ("true", "false"):
+            return BooleanLiteral(text == "true", token.position)
+        if text == "(":
+            node = self.expression(0)
+            self.expect(")")
+            return node
+        prefix = _PREFIX_OPERATORS.get(text)
+        if prefix is not None:
+            return UnaryOperation(prefix, self.expression(_PREFIX), token.position)
+        if text in ("Self", "Parent"):
+            raise self.unsupported(f"operator '{text}'", token)
+        if text in _UNSUPPORTED_PUNCTUATORS:
+            raise self.unsupported(_UNSUPPORTED_PUNCTUATORS[text], token)
+        if token.kind is TokenKind.END:
             raise self.syntax_error("Expected an operand: the expression ends too soon.", token)
-        raise self.syntax_error(f"Unexpected characters: '{text}' cannot start an operand.", token)
+        raise self.syntax_error(f"Unexpected characters: '{token.text}' cannot start an operand.", token)
 
     def number_value(self, token: Token) -> Decimal:
         try:
@@ -227,10 +233,10 @@ class _Parser:
             if token.kind is TokenKind.INTERPOLATION_TEXT:
                 parts.append(token.value)
             elif token.kind is TokenKind.ISLAND_START:
-                if self.current.kind is TokenKind.ISLAND_END:
+                if self.at(TokenKind.ISLAND_END):
                     raise self.syntax_error("Expected an expression between '{' and '}'.", self.current)
                 parts.append(self.expression(0))
-                if self.current.kind is not TokenKind.ISLAND_END:
+                if not self.at(TokenKind.ISLAND_END):
                     raise self.operator_expected()
                 self.advance()
             else:  # the tokenizer only yields the kinds above inside $"..."

@@ -15,8 +15,8 @@ from devstack.jobrouter.powerfx.exceptions import PowerFxSyntaxError
 from devstack.jobrouter.powerfx.tokenizer import TokenKind, tokenize
 
 __all__ = [
-    "BinaryOperator",
     "BinaryOperation",
+    "BinaryOperator",
     "BooleanLiteral",
     "Call",
     "FieldAccess",
@@ -171,7 +171,7 @@ def _quote_text(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def to_source(node: Node) -> str:
+def to_source(node: Node) -> str:  # noqa: PLR0911, PLR0912 - one arm per node type
     """Power Fx text that parses back to ``node`` (operations are fully parenthesised)."""
     match node:
         case NumberLiteral(text=text):

@@ -64,7 +64,9 @@ def _whole(value: FxValue) -> int:
 
 def _out_of_range(function: str) -> PowerFxEvaluationError:
     return PowerFxEvaluationError(
-        f"An argument to {function} is out of range.", kind="InvalidArgument", construct=f"function '{function}'"
+        f"An argument to {function} is out of range.",
+        kind="InvalidArgument",
+        construct=f"function '{function}'",
     )
 
 
@@ -208,7 +210,7 @@ def _char(args: Sequence[FxValue], _: FxType) -> FxValue:
 
 
 def _spec(
-    name: str, low: int, high: int | None, params: Sequence[FxType], returns: FxType, impl: Implementation
+    name: str, arity: tuple[int, int | None], params: Sequence[FxType], returns: FxType, impl: Implementation
 ) -> FunctionSpec:
     """A function with fixed parameter types (the last one repeats for variadic functions)."""
 
@@ -216,7 +218,7 @@ def _spec(
         parameter_types = tuple(params[min(i, len(params) - 1)] for i in range(len(argument_types)))
         return FunctionSignature(parameter_types, returns)
 
-    return FunctionSpec(name, low, high, signature, impl)
+    return FunctionSpec(name, arity[0], arity[1], signature, impl)
 
 
 def _as_is(returns: FxType) -> Callable[[tuple[FxType, ...]], FunctionSignature]:
@@ -231,22 +233,22 @@ def _as_is(returns: FxType) -> Callable[[tuple[FxType, ...]], FunctionSignature]
 TEXT_FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
-        _spec("Len", 1, 1, [_T], _D, _len),
-        _spec("Left", 2, 2, [_T, _F], _T, _left),
-        _spec("Right", 2, 2, [_T, _F], _T, _right),
-        _spec("Mid", 2, 3, [_T, _F, _F], _T, _mid),
-        _spec("Upper", 1, 1, [_T], _T, _upper),
-        _spec("Lower", 1, 1, [_T], _T, _lower),
-        _spec("Proper", 1, 1, [_T], _T, _proper),
-        _spec("Trim", 1, 1, [_T], _T, _trim),
-        _spec("TrimEnds", 1, 1, [_T], _T, _trim_ends),
-        _spec("Concatenate", 1, None, [_T], _T, _concatenate),
-        _spec("Substitute", 3, 4, [_T, _T, _T, _F], _T, _substitute),
-        _spec("Replace", 4, 4, [_T, _F, _F, _T], _T, _replace),
-        _spec("Find", 2, 3, [_T, _T, _F], _D, _find),
-        _spec("StartsWith", 2, 2, [_T], FxType.BOOLEAN, _starts_with),
-        _spec("EndsWith", 2, 2, [_T], FxType.BOOLEAN, _ends_with),
-        _spec("Char", 1, 1, [_F], _T, _char),
+        _spec("Len", (1, 1), [_T], _D, _len),
+        _spec("Left", (2, 2), [_T, _F], _T, _left),
+        _spec("Right", (2, 2), [_T, _F], _T, _right),
+        _spec("Mid", (2, 3), [_T, _F, _F], _T, _mid),
+        _spec("Upper", (1, 1), [_T], _T, _upper),
+        _spec("Lower", (1, 1), [_T], _T, _lower),
+        _spec("Proper", (1, 1), [_T], _T, _proper),
+        _spec("Trim", (1, 1), [_T], _T, _trim),
+        _spec("TrimEnds", (1, 1), [_T], _T, _trim_ends),
+        _spec("Concatenate", (1, None), [_T], _T, _concatenate),
+        _spec("Substitute", (3, 4), [_T, _T, _T, _F], _T, _substitute),
+        _spec("Replace", (4, 4), [_T, _F, _F, _T], _T, _replace),
+        _spec("Find", (2, 3), [_T, _T, _F], _D, _find),
+        _spec("StartsWith", (2, 2), [_T], FxType.BOOLEAN, _starts_with),
+        _spec("EndsWith", (2, 2), [_T], FxType.BOOLEAN, _ends_with),
+        _spec("Char", (1, 1), [_F], _T, _char),
         FunctionSpec("Text", 1, 1, _as_is(_T), _text_function),
         FunctionSpec("Value", 1, 1, _as_is(_D), _value_function),
     )

@@ -25,11 +25,11 @@ class TokenKind(enum.Enum):
     IDENTIFIER = "identifier"
     KEYWORD = "keyword"
     PUNCTUATOR = "punctuator"
-    INTERPOLATION_START = "$\""
+    INTERPOLATION_START = '$"'
     INTERPOLATION_TEXT = "interpolated text"
     ISLAND_START = "{ (interpolation)"
     ISLAND_END = "} (interpolation)"
-    INTERPOLATION_END = "\" (interpolation end)"
+    INTERPOLATION_END = '" (interpolation end)'
     END = "end of expression"
 
 
@@ -125,7 +125,9 @@ class _Lexer:
     def lex_normal(self) -> None:
         ch = self.peek()
         start = self.pos
-        if (ch.isascii() and ch.isdigit()) or (ch == "." and self.peek(1).isascii() and self.peek(1).isdigit()):
+        if (ch.isascii() and ch.isdigit()) or (
+            ch == "." and self.peek(1).isascii() and self.peek(1).isdigit()
+        ):
             self.lex_number()
         elif _is_ident_start(ch) or ch == "'":
             self.lex_identifier()
@@ -179,7 +181,9 @@ class _Lexer:
             while True:
                 ch = self.peek()
                 if ch == "" or ch in _LINE_BREAKS:
-                    raise self.error("Expected closing of identifier: a quoted name needs a closing (').", start)
+                    raise self.error(
+                        "Expected closing of identifier: a quoted name needs a closing (').", start
+                    )
                 if ch == "'":
                     if self.peek(1) == "'":
                         name_chars.append("'")
@@ -241,7 +245,9 @@ class _Lexer:
                 self.modes.pop()
                 return
             elif ch == "}":
-                raise self.error("Unexpected characters: a '}' in interpolated text must be doubled.", self.pos)
+                raise self.error(
+                    "Unexpected characters: a '}' in interpolated text must be doubled.", self.pos
+                )
             elif ch == "{":
                 self.flush_segment(chars, start)
                 self.tokens.append(Token(TokenKind.ISLAND_START, "{", self.pos))

@@ -63,7 +63,9 @@ class _Binder:
         self.scopes: dict[str, Mapping[str, FxType] | None] = {"job": job, "worker": worker}
 
     def type_error(self, message: str, node: Node, construct: str | None = None) -> PowerFxTypeError:
-        return PowerFxTypeError(message, position=node.position, construct=construct, expression=self.expression)
+        return PowerFxTypeError(
+            message, position=node.position, construct=construct, expression=self.expression
+        )
 
     def unsupported(self, construct: str, node: Node) -> PowerFxUnsupportedError:
         return PowerFxUnsupportedError(construct, position=node.position, expression=self.expression)
@@ -74,7 +76,7 @@ class _Binder:
             return bound
         return b.Coerce(bound, target, construct, bound.position)
 
-    def bind(self, node: Node) -> b.Bound:
+    def bind(self, node: Node) -> b.Bound:  # noqa: PLR0911 - one arm per node type
         match node:
             case NumberLiteral(value=value):
                 return b.Constant(value, FxType.DECIMAL, node.position)
@@ -121,7 +123,11 @@ class _Binder:
                 raise self.unknown_name(record.name, record)
             label_type = labels.get(node.field_name, FxType.BLANK)
             return b.Label(record.name, node.field_name, label_type, node.position)
-        if isinstance(record, FieldAccess) and isinstance(record.record, Name) and record.record.name in _SCOPES:
+        if (
+            isinstance(record, FieldAccess)
+            and isinstance(record.record, Name)
+            and record.record.name in _SCOPES
+        ):
             raise self.type_error(
                 f"'{record.field_name}' is a label value, not a record: '.{node.field_name}' cannot be read.",
                 node,
@@ -129,7 +135,9 @@ class _Binder:
             )
         bound = self.bind(record)
         raise self.type_error(
-            f"Invalid use of '.': a {bound.type.value} value has no field '{node.field_name}'.", node, "operator '.'"
+            f"Invalid use of '.': a {bound.type.value} value has no field '{node.field_name}'.",
+            node,
+            "operator '.'",
         )
 
     def bind_unary(self, node: UnaryOperation) -> b.Bound:
@@ -149,12 +157,20 @@ class _Binder:
         if operator in _ARITHMETIC:
             kind = numeric_type([left.type, right.type])
             return b.Arithmetic(
-                _ARITHMETIC[operator], self.coerce(left, kind, construct), self.coerce(right, kind, construct), kind, position
+                _ARITHMETIC[operator],
+                self.coerce(left, kind, construct),
+                self.coerce(right, kind, construct),
+                kind,
+                position,
             )
         if operator is BinaryOperator.POWER:
             f = FxType.FLOAT
             return b.Arithmetic(
-                b.ArithmeticOperator.POWER, self.coerce(left, f, construct), self.coerce(right, f, construct), f, position
+                b.ArithmeticOperator.POWER,
+                self.coerce(left, f, construct),
+                self.coerce(right, f, construct),
+                f,
+                position,
             )
         if operator is BinaryOperator.CONCATENATE:
             parts = (self.coerce(left, FxType.TEXT, construct), self.coerce(right, FxType.TEXT, construct))
@@ -168,7 +184,10 @@ class _Binder:
                 position,
             )
         if operator in (BinaryOperator.AND, BinaryOperator.OR):
-            operands = (self.coerce(left, FxType.BOOLEAN, construct), self.coerce(right, FxType.BOOLEAN, construct))
+            operands = (
+                self.coerce(left, FxType.BOOLEAN, construct),
+                self.coerce(right, FxType.BOOLEAN, construct),
+            )
             return b.Logical(operator is BinaryOperator.AND, operands, FxType.BOOLEAN, position)
         comparison = _COMPARISON[operator]
         if comparison in (b.ComparisonOperator.EQUAL, b.ComparisonOperator.NOT_EQUAL):
@@ -231,7 +250,11 @@ class _Binder:
             if name in UNSUPPORTED_FUNCTIONS:
                 raise self.unsupported(construct, node)
             raise self.type_error(f"'{name}' is an unknown or unsupported function.", node, construct)
-        if name in _UNSUPPORTED_ARGUMENTS and spec.max_arguments is not None and len(node.arguments) > spec.max_arguments:
+        if (
+            name in _UNSUPPORTED_ARGUMENTS
+            and spec.max_arguments is not None
+            and len(node.arguments) > spec.max_arguments
+        ):
             raise self.unsupported(f"{construct} with {_UNSUPPORTED_ARGUMENTS[name]}", node)
         self.check_arity(node, spec.min_arguments, spec.max_arguments)
         arguments = [self.bind(a) for a in node.arguments]
@@ -249,8 +272,8 @@ class _Binder:
             return b.Logical(name == "And", operands, FxType.BOOLEAN, position)
         if name == "Coalesce":
             self.check_arity(node, 1, None)
-            kind, operands = self.unify([self.bind(a) for a in node.arguments], construct)
-            return b.Coalesce(tuple(operands), kind, position)
+            kind, values = self.unify([self.bind(a) for a in node.arguments], construct)
+            return b.Coalesce(tuple(values), kind, position)
         if name == "If":
             self.check_arity(node, 2, None)
             bound = [self.bind(a) for a in node.arguments]
@@ -269,7 +292,11 @@ class _Binder:
             operand_type = self.equality_type(operand_type, match.type, argument, construct)
         kind, results = self.unify(pairs[1::2] + otherwise, construct)
         cases = tuple(
-            zip((self.coerce(m, operand_type, construct) for m in matches), results[: len(matches)], strict=True)
+            zip(
+                (self.coerce(m, operand_type, construct) for m in matches),
+                results[: len(matches)],
+                strict=True,
+            )
         )
         return b.Switch(
             self.coerce(subject, operand_type, construct),
