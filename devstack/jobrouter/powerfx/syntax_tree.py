@@ -152,17 +152,20 @@ type Node = (
 )
 
 
-def _is_simple_identifier(name: str) -> bool:
+def _is_simple_identifier(name: str, *, called: bool = False) -> bool:
     try:
-        tokens = tokenize(name)
+        tokens = tokenize(name + "()" if called else name)
     except PowerFxSyntaxError:
         return False
-    return len(tokens) == 2 and tokens[0].kind is TokenKind.IDENTIFIER and tokens[0].text == name
+    return tokens[0].kind is TokenKind.IDENTIFIER and tokens[0].text == name
 
 
-def quote_identifier(name: str) -> str:
-    """``name`` as Power Fx source: bare if it is a simple identifier, else single-quoted."""
-    if _is_simple_identifier(name):
+def quote_identifier(name: str, *, called: bool = False) -> str:
+    """``name`` as Power Fx source: bare if it is a simple identifier, else single-quoted.
+
+    ``called`` is for a function name, where ``And``/``Or``/``Not`` are names, not operators.
+    """
+    if _is_simple_identifier(name, called=called):
         return name
     return "'" + name.replace("'", "''") + "'"
 
@@ -193,7 +196,7 @@ def to_source(node: Node) -> str:  # noqa: PLR0911, PLR0912 - one arm per node t
         case FieldAccess(record=record, field_name=field_name):
             return f"{to_source(record)}.{quote_identifier(field_name)}"
         case Call(function=function, arguments=arguments):
-            return f"{quote_identifier(function)}({', '.join(to_source(a) for a in arguments)})"
+            return f"{quote_identifier(function, called=True)}({', '.join(to_source(a) for a in arguments)})"
         case UnaryOperation(operator=UnaryOperator.PERCENT, operand=operand):
             return f"({to_source(operand)}%)"
         case UnaryOperation(operator=operator, operand=operand):
