@@ -12,11 +12,15 @@ from devstack.jobrouter.powerfx import JsonValue, compile_expression, to_json_va
 
 # Sources
 ROUTER_RULES = "https://learn.microsoft.com/azure/communication-services/concepts/router/router-rule-concepts"
-JOB_CLASSIFICATION = "https://learn.microsoft.com/azure/communication-services/how-tos/router-sdk/job-classification"
+JOB_CLASSIFICATION = (
+    "https://learn.microsoft.com/azure/communication-services/how-tos/router-sdk/job-classification"
+)
 ESCALATE_JOB = "https://learn.microsoft.com/azure/communication-services/how-tos/router-sdk/escalate-job"
 NET_SAMPLES = "https://github.com/Azure/azure-sdk-for-net/tree/main/sdk/communication/Azure.Communication.JobRouter/tests/Samples"
 JS_SDK = "https://github.com/Azure/azure-sdk-for-js/tree/main/sdk/communication/communication-job-router"
-PY_SDK = "https://github.com/Azure/azure-sdk-for-python/tree/main/sdk/communication/azure-communication-jobrouter"
+PY_SDK = (
+    "https://github.com/Azure/azure-sdk-for-python/tree/main/sdk/communication/azure-communication-jobrouter"
+)
 
 CLASSIFICATION_ROWS = [
     # JOB_CLASSIFICATION, "Submit the job": the job has no Hardware_VIP label and gets priority 1.
@@ -27,7 +31,9 @@ CLASSIFICATION_ROWS = [
         id="job-classification-priority-without-vip-label",
     ),
     # JOB_CLASSIFICATION: "the priority is 10 if a label called Hardware_VIP was matched".
-    pytest.param("If(job.Hardware_VIP = true, 10, 1)", {"Hardware_VIP": True}, 10, id="job-classification-vip"),
+    pytest.param(
+        "If(job.Hardware_VIP = true, 10, 1)", {"Hardware_VIP": True}, 10, id="job-classification-vip"
+    ),
     # JOB_CLASSIFICATION: the conditional queue selector's condition for that same job.
     pytest.param('job.Region = "NA"', {"Region": "NA"}, True, id="job-classification-region-na"),
     pytest.param('job.Region = "NA"', {"Region": "EU"}, False, id="job-classification-region-eu"),
@@ -38,7 +44,9 @@ CLASSIFICATION_ROWS = [
     # ESCALATE_JOB: the escalation queue's condition, before and after the exception policy upserts
     # Escalated=true.
     pytest.param("job.Escalated = true", {}, False, id="escalate-job-condition-before-reclassify"),
-    pytest.param("job.Escalated = true", {"Escalated": True}, True, id="escalate-job-condition-after-reclassify"),
+    pytest.param(
+        "job.Escalated = true", {"Escalated": True}, True, id="escalate-job-condition-after-reclassify"
+    ),
     # ROUTER_RULES, "Use an expression rule to set the priority of a job" (C# and JavaScript tabs).
     pytest.param("If(job.Escalated = true, 10, 5)", {"Escalated": True}, 10, id="router-rules-escalated"),
     pytest.param("If(job.Escalated = true, 10, 5)", {}, 5, id="router-rules-not-escalated"),
@@ -48,8 +56,12 @@ CLASSIFICATION_ROWS = [
     pytest.param("job.Urgent = true", {"Urgent": True}, True, id="job-classification-urgent-condition"),
     # NET_SAMPLES Sample2_ClassificationWithQueueSelectorAsync.QueueSelection_ByCondition: the O365 job
     # goes to the Office queue, the XBx job to the XBox queue.
-    pytest.param('If(job.Product = "O365", true, false)', {"Product": "O365"}, True, id="queue-selector-o365"),
-    pytest.param('If(job.Product = "O365", true, false)', {"Product": "XBx"}, False, id="queue-selector-not-o365"),
+    pytest.param(
+        'If(job.Product = "O365", true, false)', {"Product": "O365"}, True, id="queue-selector-o365"
+    ),
+    pytest.param(
+        'If(job.Product = "O365", true, false)', {"Product": "XBx"}, False, id="queue-selector-not-o365"
+    ),
     pytest.param('If(job.Product = "XBx", true, false)', {"Product": "XBx"}, True, id="queue-selector-xbox"),
     # NET_SAMPLES ClassificationPolicy samples: conditional worker selector for US jobs.
     pytest.param(
@@ -61,7 +73,9 @@ CLASSIFICATION_ROWS = [
     # JS_SDK test utilities: English/French conditional queue selectors; text = is case-sensitive.
     pytest.param('If(job.Language = "EN", true, false)', {"Language": "EN"}, True, id="js-sdk-english"),
     pytest.param('If(job.Language = "FR", true, false)', {"Language": "EN"}, False, id="js-sdk-french"),
-    pytest.param('If(job.Language = "EN", true, false)', {"Language": "en"}, False, id="js-sdk-english-lowercase"),
+    pytest.param(
+        'If(job.Language = "EN", true, false)', {"Language": "en"}, False, id="js-sdk-english-lowercase"
+    ),
     # JS_SDK README, "Create a Classification Policy": priority 2 for the xbox department.
     pytest.param('If(job.department = "xbox", 2, 1)', {"department": "xbox"}, 2, id="js-readme-xbox"),
     pytest.param('If(job.department = "xbox", 2, 1)', {"department": "sales"}, 1, id="js-readme-other"),

@@ -23,8 +23,8 @@ from devstack.jobrouter.powerfx.syntax_tree import to_source
 GRAMMAR = "https://learn.microsoft.com/power-platform/power-fx/expression-grammar"
 OPERATORS = "https://learn.microsoft.com/power-platform/power-fx/operators"
 DATA_TYPES = "https://learn.microsoft.com/power-platform/power-fx/data-types"
-# Precedence is that of Microsoft's parser (Power-Fx src/libraries/Microsoft.PowerFx.Core/Parser/TexlParser.cs,
-# Syntax/Precedence.cs), which the docs do not tabulate.
+# Precedence is that of Microsoft's parser (TexlParser.cs with Syntax/Precedence.cs in the Power-Fx
+# repository), which the docs do not tabulate.
 TEXL_PARSER = "https://github.com/microsoft/Power-Fx/blob/main/src/libraries/Microsoft.PowerFx.Core/Parser/TexlParser.cs"
 
 GROUPING_ROWS = [
