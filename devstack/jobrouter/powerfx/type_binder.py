@@ -94,7 +94,7 @@ class _Binder:
                 return b.Concatenate(bound_parts, FxType.TEXT, node.position)
             case Name(name=name):
                 if name in _SCOPES and self.scopes[name] is not None:
-                    raise self.unsupported(f"record value '{name}' (use {name}.<label>)", node)
+                    raise self.unsupported(f"record value '{name}'", node)
                 raise self.unknown_name(name, node)
             case FieldAccess():
                 return self.bind_field(node)
