@@ -105,7 +105,7 @@ def _extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
         st.builds(
             lambda parts: Interpolation(tuple(parts)),
             st.lists(st.one_of(st.text(min_size=1, max_size=4), children), max_size=3).filter(
-                # the parser joins adjacent text, so a tree never holds two text parts in a row
+                # the tokenizer reads adjacent text as one segment, so no parsed tree has two in a row
                 lambda parts: not any(isinstance(x, str) and isinstance(y, str) for x, y in pairwise(parts))
             ),
         ),

@@ -3,7 +3,7 @@
 System.Decimal keeps at most 28 digits after the point in a 96-bit integer, so results are rounded
 (ties to even) to fit and anything beyond +/-79228162514264337593543950335 overflows. Text is
 produced the way .NET formats these values, and text is read as en-US ``NumberStyles.Any`` with
-Power Fx's own sign and percent handling (docs/powerfx.md, "Numbers").
+Power Fx's own sign and percent handling (docs/powerfx.md, "Semantics and their sources").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A value is a Python ``Decimal`` (Power Fx Decimal, the default number type), ``float`` (Float, from
 ``^``, ``Power``, ``Sqrt``...), ``str`` (Text), ``bool`` (Boolean) or ``None`` (Blank). Coercions
 follow Power Fx: Blank stays Blank, text becomes a number through ``Value`` and a boolean only
-from "true"/"false", numbers become text in .NET's format (docs/powerfx.md, "Types and coercion").
+from "true"/"false", numbers become text in .NET's format (docs/powerfx.md, "Semantics and their sources").
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from devstack.jobrouter.powerfx.exceptions import PowerFxEvaluationError
 __all__ = [
     "FxType",
     "FxValue",
+    "decimal_result",
+    "float_result",
     "to_boolean",
     "to_decimal",
     "to_float",
