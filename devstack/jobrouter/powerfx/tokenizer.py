@@ -41,7 +41,6 @@ class Token:
     text: str
     position: int
     value: str = ""  # decoded text literal / identifier name / interpolated text segment
-    function_call: bool = False  # an identifier or And/Or/Not keyword immediately followed by "("
 
 
 # Longest first, so "<>" wins over "<".
@@ -196,19 +195,19 @@ class _Lexer:
             name = "".join(name_chars)
             if not name.strip():
                 raise self.error("The identifier is empty or only has spaces.", start)
-            calls = self.peek() == "("
-            self.tokens.append(Token(TokenKind.IDENTIFIER, text[start : self.pos], start, name, calls))
+            self.tokens.append(Token(TokenKind.IDENTIFIER, text[start : self.pos], start, name))
             return
         while self.pos < len(text) and _is_ident_part(text[self.pos]):
             self.pos += 1
         name = text[start : self.pos]
+        # And/Or/Not directly followed by "(" are the functions, not the operators (TexlLexer).
         calls = self.peek() == "("
         if name in _KEYWORDS and not (calls and name in ("And", "Or", "Not")):
             self.tokens.append(Token(TokenKind.KEYWORD, name, start, name))
         elif name in _RESERVED:
             raise self.error(f"Use of a reserved word that is currently not supported: '{name}'.", start)
         else:
-            self.tokens.append(Token(TokenKind.IDENTIFIER, name, start, name, calls))
+            self.tokens.append(Token(TokenKind.IDENTIFIER, name, start, name))
 
     def lex_text(self) -> None:
         text, start = self.text, self.pos
