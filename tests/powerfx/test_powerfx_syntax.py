@@ -126,6 +126,8 @@ UNSUPPORTED_SYNTAX_ROWS = [
     pytest.param("x As y", "operator 'As'", id="as-operator"),
     pytest.param("Self.Fill", "operator 'Self'", id="self"),
     pytest.param("Math.Abs(1)", "namespaced function call", id="namespaced-call"),
+    # An emulator limit (docs/powerfx.md): deeper trees would exhaust Python's stack.
+    pytest.param("+".join(["1"] * 200), "expression more than 128 operations deep", id="very-long-chain"),
 ]
 
 

@@ -28,9 +28,13 @@ from devstack.jobrouter.powerfx.syntax_tree import (
 )
 from devstack.jobrouter.powerfx.tokenizer import Token, TokenKind, tokenize
 
-__all__ = ["MAX_NESTING", "parse"]
+__all__ = ["MAX_NESTING", "MAX_TREE_DEPTH", "parse"]
 
 MAX_NESTING = 50  # Power Fx: "Expression nesting too deep ... nested more than 50 levels"
+# A flat chain such as 1+1+...+1 nests no parentheses but builds a tree as deep as it is long; the
+# binder and evaluator recurse on that depth, so deeper trees are refused instead of exhausting
+# Python's stack. Microsoft's parser has no such limit: this is an emulator limitation.
+MAX_TREE_DEPTH = 128
 
 # Precedence levels of TexlParser (Precedence.cs).
 _OR, _AND, _IN, _COMPARE, _CONCAT, _ADD, _MUL, _PREFIX = 2, 3, 4, 5, 6, 7, 8, 11
@@ -243,6 +247,36 @@ class _Parser:
                 raise self.syntax_error("Malformed interpolated text.", token)
 
 
+def _children(node: Node) -> tuple[Node, ...]:
+    match node:
+        case FieldAccess(record=record):
+            return (record,)
+        case Call(arguments=arguments):
+            return arguments
+        case UnaryOperation(operand=operand):
+            return (operand,)
+        case BinaryOperation(left=left, right=right):
+            return (left, right)
+        case Interpolation(parts=parts):
+            return tuple(part for part in parts if not isinstance(part, str))
+        case _:
+            return ()
+
+
+def _depth(root: Node) -> int:
+    deepest, pending = 0, [(root, 1)]
+    while pending:  # iterative, so measuring a deep tree cannot exhaust the stack either
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in _children(node))
+    return deepest
+
+
 def parse(text: str) -> Node:
     """The syntax tree of a Power Fx expression; raises ``PowerFxSyntaxError`` or unsupported."""
-    return _Parser(text).parse_all()
+    tree = _Parser(text).parse_all()
+    if _depth(tree) > MAX_TREE_DEPTH:
+        raise PowerFxUnsupportedError(
+            f"expression more than {MAX_TREE_DEPTH} operations deep", position=0, expression=text
+        )
+    return tree
