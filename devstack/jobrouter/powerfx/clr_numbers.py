@@ -37,8 +37,10 @@ def to_clr_decimal(value: Decimal) -> Decimal | None:
     """``value`` rounded the way System.Decimal stores it, or None when it is out of range."""
     if not value.is_finite():
         return None
-    if value.is_zero():
+    if value.is_zero() or value.adjusted() < -_MAX_SCALE - 1:  # below half of 1e-28: rounds to 0
         return _ZERO
+    if value.adjusted() > _MAX_SCALE:  # 1e29 and beyond
+        return None
     with localcontext(exact_context()):
         scale = min(_MAX_SCALE, max(0, _MAX_SCALE - value.adjusted()))
         while True:
