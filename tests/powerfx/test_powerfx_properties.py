@@ -147,3 +147,19 @@ def test_any_text_either_compiles_or_raises_a_power_fx_error(text: str) -> None:
     except PowerFxError:
         return
     assert result is None or isinstance(result, (Decimal, float, str, bool))
+
+
+number_texts = st.from_regex(r"\A[0-9]{1,40}(\.[0-9]{0,40})?([eE][+-]?[0-9]{1,15})?\Z")
+
+
+@FAST
+@given(number_texts, st.one_of(st.floats(), st.integers(), st.decimals()))
+def test_any_number_literal_or_label_either_evaluates_or_raises_a_power_fx_error(
+    literal_text: str, label: object
+) -> None:
+    for expression, labels in ((literal_text, {}), (f'Value("{literal_text}") + job.n', {"n": label})):
+        try:
+            result = evaluate(expression, job_labels=labels)
+        except PowerFxError:
+            continue
+        assert isinstance(result, Decimal)
