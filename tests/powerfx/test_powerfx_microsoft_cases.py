@@ -93,7 +93,8 @@ def _same_number(actual: Decimal | float, expected: Decimal) -> bool:
         return actual == (to_clr_decimal(expected) or expected)
     if Decimal(repr(actual)) == expected:
         return True
-    places = -expected.as_tuple().exponent if isinstance(expected.as_tuple().exponent, int) else 0
+    exponent = expected.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) else 0
     # Microsoft's files print some Float results rounded to a few places.
     return places >= 0 and abs(actual - float(expected)) <= 0.5 * 10.0**-places + 1e-15
 

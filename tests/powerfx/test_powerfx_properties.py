@@ -58,7 +58,7 @@ def test_division_is_within_decimal_precision_of_the_exact_quotient(a: int, b: i
 
     assert isinstance(result, Decimal)
     exact = Fraction(a, b)
-    assert abs(Fraction(result) - exact) <= Fraction(1, 10**26) * max(1, abs(exact))
+    assert abs(Fraction(result) - exact) <= Fraction(1, 10**26) * max(Fraction(1), abs(exact))
 
 
 @FAST

@@ -35,6 +35,8 @@ __all__ = [
 
 
 class ArithmeticOperator(enum.Enum):
+    """An arithmetic operator of a bound expression."""
+
     ADD = "+"
     SUBTRACT = "-"
     MULTIPLY = "*"
@@ -43,6 +45,8 @@ class ArithmeticOperator(enum.Enum):
 
 
 class ComparisonOperator(enum.Enum):
+    """A comparison operator of a bound expression."""
+
     EQUAL = "="
     NOT_EQUAL = "<>"
     LESS = "<"
@@ -53,6 +57,8 @@ class ComparisonOperator(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Constant:
+    """A literal value with its Power Fx type."""
+
     value: FxValue
     type: FxType
     position: int
@@ -70,6 +76,8 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Coerce:
+    """A conversion the binder inserted (e.g. text to number), named after the construct that needs it."""
+
     operand: Bound
     type: FxType
     construct: str
@@ -78,6 +86,8 @@ class Coerce:
 
 @dataclass(frozen=True, slots=True)
 class Negate:
+    """Unary minus."""
+
     operand: Bound
     type: FxType
     position: int
@@ -85,6 +95,8 @@ class Negate:
 
 @dataclass(frozen=True, slots=True)
 class Percent:
+    """The postfix ``%`` operator (divides by 100)."""
+
     operand: Bound
     type: FxType
     position: int
@@ -92,6 +104,8 @@ class Percent:
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    """Logical negation (``!`` or ``Not``)."""
+
     operand: Bound
     type: FxType
     position: int
@@ -152,6 +166,8 @@ class Logical:
 
 @dataclass(frozen=True, slots=True)
 class IfElse:
+    """``If(cond, value, cond, value, ..., otherwise)``."""
+
     branches: tuple[tuple[Bound, Bound], ...]
     otherwise: Bound | None
     type: FxType
@@ -160,6 +176,8 @@ class IfElse:
 
 @dataclass(frozen=True, slots=True)
 class Switch:
+    """``Switch(subject, match, value, ..., otherwise)``."""
+
     subject: Bound
     cases: tuple[tuple[Bound, Bound], ...]
     otherwise: Bound | None
@@ -170,6 +188,8 @@ class Switch:
 
 @dataclass(frozen=True, slots=True)
 class Coalesce:
+    """``Coalesce(a, b, ...)``: the first operand that is not Blank."""
+
     operands: tuple[Bound, ...]
     type: FxType
     position: int
@@ -177,6 +197,8 @@ class Coalesce:
 
 @dataclass(frozen=True, slots=True)
 class CallFunction:
+    """A call of a supported function with its bound arguments."""
+
     function: FunctionSpec
     arguments: tuple[Bound, ...]
     type: FxType

@@ -109,7 +109,7 @@ class _Evaluation:
                 error.position = node.position
             raise
 
-    def evaluate(self, node: b.Bound) -> FxValue:  # noqa: PLR0911, PLR0912 - one arm per node type
+    def evaluate(self, node: b.Bound) -> FxValue:  # noqa: C901, PLR0911, PLR0912 - one arm per node type
         match node:
             case b.Constant(value=value):
                 return value

@@ -48,6 +48,7 @@ class FxType(enum.Enum):
 
     @property
     def is_numeric(self) -> bool:
+        """True for Decimal and Float."""
         return self in (FxType.DECIMAL, FxType.FLOAT)
 
 

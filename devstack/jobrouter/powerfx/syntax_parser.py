@@ -123,7 +123,7 @@ class _Parser:
             return self.unsupported("operator 'As'", token)
         return self.syntax_error(f"Expected an operator such as +, * or & before '{token.text}'.", token)
 
-    def expression(self, min_precedence: int) -> Node:
+    def expression(self, min_precedence: int) -> Node:  # noqa: C901 - precedence climbing reads best as one loop
         self.depth += 1
         try:
             if self.depth > MAX_NESTING:

@@ -174,7 +174,7 @@ def _quote_text(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def to_source(node: Node) -> str:  # noqa: PLR0911, PLR0912 - one arm per node type
+def to_source(node: Node) -> str:  # noqa: C901, PLR0911, PLR0912 - one arm per node type
     """Power Fx text that parses back to ``node`` (operations are fully parenthesised)."""
     match node:
         case NumberLiteral(text=text):

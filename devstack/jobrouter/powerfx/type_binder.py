@@ -76,7 +76,7 @@ class _Binder:
             return bound
         return b.Coerce(bound, target, construct, bound.position)
 
-    def bind(self, node: Node) -> b.Bound:  # noqa: PLR0911 - one arm per node type
+    def bind(self, node: Node) -> b.Bound:  # noqa: C901, PLR0911 - one arm per node type
         match node:
             case NumberLiteral(value=value):
                 return b.Constant(value, FxType.DECIMAL, node.position)
