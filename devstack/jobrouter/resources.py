@@ -3,9 +3,9 @@
 Each ``normalize_*`` takes the merge-patched *writable* part of a resource (a JSON object) and returns it
 validated, with the server-filled defaults the recordings show (``bypassSelectors``, default
 ``scoringRuleOptions``, ``expedite``/``status`` on selectors, action ids, empty collections) and with keys
-in the service's order. Anything invalid raises :class:`BadRequest` naming the field; anything the live
-service supports but this emulator does not (PowerFx ``expression``, ``function`` and ``webhook`` rules)
-raises :class:`NotSupported`. Nothing here reads the clock except through the ``now`` argument.
+in the service's order. Anything invalid raises :class:`BadRequest` naming the field; rules of every kind
+are checked by :mod:`devstack.jobrouter.router_rules`. Nothing here reads the clock except through the
+``now`` argument.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from devstack.jobrouter.errors import BadRequest, NotSupported
+from devstack.jobrouter.errors import BadRequest
+from devstack.jobrouter.router_rules import RulePosition, normalize_rule
 from devstack.jobrouter.wire import JsonObject, format_time, normalize_numbers, ordered, parse_time
 
 __all__ = [
@@ -209,35 +210,9 @@ def _queue_selector(value: Any, field: str) -> JsonObject:
 
 # ---------------------------------------------------------------------------------------------- rules
 
-RulePurpose = str  # "priority" | "condition" | "selectors" | "scoring"
 
-
-def _rule(value: Any, field: str, purpose: RulePurpose) -> JsonObject:
-    rule = _obj(value, field)
-    kind = rule.get("kind")
-    if kind == "expression":
-        raise NotSupported(f"PowerFx expression rules ('{field}.kind' = 'expression')")
-    if kind == "function":
-        raise NotSupported(f"Azure Function rules ('{field}.kind' = 'function')")
-    if kind == "webhook":
-        raise NotSupported(f"webhook rules ('{field}.kind' = 'webhook')")
-    if kind == "directMap":
-        if purpose != "selectors":
-            raise BadRequest(
-                f"'{field}': a directMap rule returns the job's labels, so it can only be used in a "
-                "ruleEngine selector attachment"
-            )
-        return {"kind": "directMap"}
-    if kind != "static":
-        raise BadRequest(
-            f"'{field}.kind' must be one of directMap, expression, function, static, webhook; got {kind!r}"
-        )
-    out: JsonObject = {"kind": "static"}
-    if "value" in rule:
-        out["value"] = normalize_numbers(rule["value"])
-    if purpose == "priority":
-        _int(out.get("value"), f"{field}.value")
-    return out
+def _rule(value: Any, field: str, purpose: RulePosition) -> JsonObject:
+    return normalize_rule(value, field, purpose)
 
 
 def _attachment(value: Any, field: str, *, worker: bool) -> JsonObject:
@@ -407,7 +382,7 @@ def normalize_queue(
 
 
 def normalize_classification_policy(body: JsonObject) -> JsonObject:
-    """ClassificationPolicy: attachments default to ``[]``; unsupported rule kinds are rejected."""
+    """ClassificationPolicy: attachments default to ``[]``; rules of every kind are stored as sent."""
     out: JsonObject = {}
     for key in ("name", "fallbackQueueId"):
         if body.get(key) is not None:

@@ -100,6 +100,16 @@ def console_report(results: Sequence[RecordingResult], outcome: Check, *, verbos
     return "\n".join(lines)
 
 
+def _differences_sentence(causes: int) -> str:
+    if causes == 0:
+        return "No known difference remains; the parity tests fail on any difference that appears."
+    return (
+        "Every other difference is listed under [Known differences](#known-differences) "
+        f"({causes} cause{'' if causes == 1 else 's'}); the parity tests fail on any difference not "
+        "listed there, and on a listed one that no longer occurs."
+    )
+
+
 def markdown_report(
     results: Sequence[RecordingResult],
     outcome: Check,
@@ -122,10 +132,7 @@ def markdown_report(
         f"**{t.matched} of {t.compared} compared requests match ({t.percent:.1f}%)** across "
         f"{t.recordings} recordings ({t.requests} recorded requests; {t.skipped} not sent because their "
         "recorded page held only objects that pre-existed on Microsoft's shared resource). "
-        f"Every other difference is listed under [Known differences](#known-differences) "
-        f"({len(known)} cause{'' if len(known) == 1 else 's'}); the parity tests fail on any difference not "
-        "listed there, and on a listed "
-        "one that no longer occurs.",
+        + _differences_sentence(len(known)),
         "",
         "### Per operation",
         "",
@@ -164,7 +171,7 @@ def markdown_report(
         out.append(f"| `{r.recording.name}` | {counts} | {first} |")
     out += ["", "## Known differences", ""]
     if not known:
-        out.append("None.")
+        out += ["None.", ""]
     for entry in known:
         places = "; ".join(
             f"`{name}` #{', #'.join(str(i) for i in indexes)}" for name, indexes in entry.occurrences.items()
