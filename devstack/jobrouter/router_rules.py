@@ -150,7 +150,7 @@ def normalize_rule(value: Any, field_name: str, position: RulePosition) -> JsonO
     """The rule as the service echoes it; a malformed rule is a BadRequest naming the field."""
     rule = _object(value, field_name)
     kind = rule.get("kind")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         raise BadRequest(f"'{field_name}.kind' must be one of {', '.join(RULE_KINDS)}; got {kind!r}")
     _known_fields(rule, _FIELDS[kind], field_name)
     match kind:
