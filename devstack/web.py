@@ -18,7 +18,9 @@ __all__ = ["BODY_TIMEOUT_SECONDS", "HEADER_TIMEOUT_SECONDS", "app_runner", "clos
 
 # How long a client may take to send a request's headers (and how long an idle keep-alive connection is
 # kept): aiohttp closes a connection that has not delivered a whole request line and header block by then.
-HEADER_TIMEOUT_SECONDS: Final = 15.0
+# Longer than aiohttp's client keep-alive (15 s, what the emulator's Event Grid publisher uses), so a client
+# never reuses a connection the server is closing at the same moment.
+HEADER_TIMEOUT_SECONDS: Final = 60.0
 # How long a client may take to send a request's body once its headers have arrived.
 BODY_TIMEOUT_SECONDS: Final = 30.0
 
