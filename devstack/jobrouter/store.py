@@ -7,6 +7,8 @@ engine-only bookkeeping (declines, triggered exception rules, ...). Pending offe
 
 Writes are batched: the engine marks records dirty while it handles one request or timer, then calls
 :meth:`Store.flush`, which writes them in one transaction. Without a state file, flush only clears marks.
+Every create, touch and delete is also told to the listeners (:meth:`Store.listen`): the engine's matching
+index follows the records that way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,11 +70,16 @@ class Store:
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
         self._meta_dirty: set[str] = set()
+        self._listeners: list[Callable[[str, str], None]] = []
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._open(path)
 
     # ------------------------------------------------------------------------------ records
+
+    def listen(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(kind, id)`` after each create, touch and delete (not for records loaded)."""
+        self._listeners.append(listener)
 
     def get(self, kind: str, resource_id: str) -> Record | None:
         """The record, or None."""
@@ -89,6 +96,7 @@ class Store:
         record = Record(body=body, etag=new_etag(), last_modified=now, seq=int(self.meta["seq"]))
         self.collections[kind][resource_id] = record
         self._mark(kind, resource_id)
+        self._tell(kind, resource_id)
         return record
 
     def touch(self, kind: str, resource_id: str, now: datetime, *, changed: bool = True) -> None:
@@ -100,6 +108,7 @@ class Store:
             record.etag = new_etag()
             record.last_modified = now
         self._mark(kind, resource_id)
+        self._tell(kind, resource_id)
 
     def delete(self, kind: str, resource_id: str) -> Record | None:
         """Remove a record; returns it, or None if it was not there."""
@@ -107,6 +116,7 @@ class Store:
         if record is not None:
             self._dirty.discard((kind, resource_id))
             self._deleted.add((kind, resource_id))
+            self._tell(kind, resource_id)
         return record
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -119,6 +129,10 @@ class Store:
         value = self.meta.setdefault(key, {})
         self._meta_dirty.add(key)
         return value  # type: ignore[no-any-return]
+
+    def _tell(self, kind: str, resource_id: str) -> None:
+        for listener in self._listeners:
+            listener(kind, resource_id)
 
     def _mark(self, kind: str, resource_id: str) -> None:
         self._deleted.discard((kind, resource_id))

@@ -1,4 +1,4 @@
-"""The engine's shared context: the store, the clock, timers, the event sink and the engine's settings.
+"""The engine's shared context: store, matching index, clock, timers, the event sink and the settings.
 
 Every lifecycle module of the engine is a set of functions whose first argument is the one
 :class:`EngineContext` the :class:`~devstack.jobrouter.engine.router.Router` builds. It holds no routing
@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from devstack.jobrouter.engine.matching_index import MatchingIndex
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.store import Record, Store
@@ -35,6 +36,8 @@ class EngineContext:
     """What every lifecycle function needs; ``timers`` and the loop exist once the router is attached."""
 
     store: Store
+    #: Queued jobs and workers with room by (queue, channel), and the changes since the last pass.
+    index: MatchingIndex
     clock: Clock
     publish: Callable[[RouterEvent], None]
     rng: random.Random
@@ -85,16 +88,10 @@ class EngineContext:
 
     def cancel_job_timers(self, job_id: str, kinds: tuple[str, ...] | None = None) -> None:
         """Cancel the job's timers (those of ``kinds`` only, when given)."""
-        for key in list(self.timers.pending()):
-            if _owned_by(key, job_id) and (kinds is None or key[0] in kinds):  # type: ignore[index]
-                self.timers.cancel(key)
+        self.timers.cancel_owned(job_id, kinds)
 
     def require_reference(self, kind: str, resource_id: Any, field_name: str) -> None:
         """A resource a field refers to (``queueId``...) must exist; None refers to nothing."""
         if resource_id is not None and self.store.get(kind, str(resource_id)) is None:
             singular = kind[:-1] if not kind.endswith("ies") else kind[:-3] + "y"
             raise BadRequest(f"'{field_name}' refers to {singular} {resource_id!r}, which does not exist.")
-
-
-def _owned_by(key: Hashable, job_id: str) -> bool:
-    return isinstance(key, tuple) and len(key) >= 2 and key[1] == job_id

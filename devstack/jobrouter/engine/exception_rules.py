@@ -39,7 +39,8 @@ def check_queue_length_triggers(ctx: EngineContext, job: Record) -> None:
     rules = [r for r in exception_rules_of(ctx, job) if r["trigger"]["kind"] == "queueLength"]
     if not rules:
         return
-    others = sum(1 for j in job_lifecycle.queued_jobs(ctx, str(job.body["queueId"])) if j is not job)
+    itself = 1 if ctx.index.entry_of(str(job.body["id"])) is not None else 0
+    others = ctx.index.queued_count(str(job.body["queueId"])) - itself
     for rule in rules:
         if job.body.get("status") != "queued":
             return

@@ -263,14 +263,8 @@ def leave_matching(ctx: EngineContext, job: Record) -> None:
 
 def queued_jobs(ctx: EngineContext, queue_id: str) -> list[Record]:
     """The queue's queued jobs in matching order: priority (highest first), then time in queue."""
-    jobs = [
-        j
-        for j in ctx.store.all("jobs")
-        if j.body.get("status") == "queued" and j.body.get("queueId") == queue_id
-    ]
-    return sorted(
-        jobs, key=lambda j: (-int(j.body.get("priority", 1)), str(j.body.get("enqueuedAt", "")), j.seq)
-    )
+    jobs = (ctx.store.get("jobs", job_id) for job_id in ctx.index.queued_job_ids(queue_id))
+    return [job for job in jobs if job is not None]
 
 
 def reclassify_job(ctx: EngineContext, job_id: str) -> None:

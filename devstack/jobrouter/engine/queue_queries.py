@@ -43,14 +43,14 @@ def queue_position(ctx: EngineContext, job_id: str) -> JsonObject:
     if job.body.get("status") != "queued":
         raise BadRequest(f"Job {job_id!r} is not queued (status {job.body.get('status')!r}).")
     queue_id = str(job.body["queueId"])
-    queued = queued_jobs(ctx, queue_id)
-    position = next(i for i, j in enumerate(queued, start=1) if j is job)
+    position = ctx.index.position(job_id)
+    assert position is not None, "a queued job is in the matching index"
     waits = ctx.store.meta.get("waits", {}).get(f"{queue_id}|{job.body.get('priority', 1)}")
     estimate = float(waits[0]) / int(waits[1]) if waits and waits[1] else 0.0
     return {
         "jobId": job_id,
         "position": position,
         "queueId": queue_id,
-        "queueLength": len(queued),
+        "queueLength": ctx.index.queued_count(queue_id),
         "estimatedWaitTimeMinutes": normalize_numbers(round(estimate * position, 4)),
     }

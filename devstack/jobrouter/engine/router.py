@@ -26,6 +26,7 @@ from devstack.jobrouter.engine import (
     worker_lifecycle,
 )
 from devstack.jobrouter.engine.engine_context import EngineContext
+from devstack.jobrouter.engine.matching_index import MatchingIndex
 from devstack.jobrouter.errors import BadRequest, NotFound
 from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.resources import WRITABLE, check_patch_fields, writable_part
@@ -68,6 +69,7 @@ class Router:
         self.store = store
         self._ctx = EngineContext(
             store=store,
+            index=MatchingIndex(store),
             clock=clock,
             publish=publish,
             rng=rng or random.Random(),
@@ -75,6 +77,7 @@ class Router:
             default_offer_expiry_seconds=default_offer_expiry_seconds,
         )
         self._ctx.run_dispatch = functools.partial(dispatch.run_dispatch, self._ctx)
+        store.listen(self._ctx.index.record_changed)
 
     # ---------------------------------------------------------------------------------- plumbing
 
@@ -100,6 +103,11 @@ class Router:
         return self._ctx.now()
 
     @property
+    def context(self) -> EngineContext:
+        """The context every lifecycle function takes (for tools and tests that call one directly)."""
+        return self._ctx
+
+    @property
     def timers(self) -> Timers:
         """The timer set (only after :meth:`attach`)."""
         return self._ctx.timers
@@ -109,6 +117,7 @@ class Router:
         for key in list(self.timers.pending()):
             self.timers.cancel(key)
         self.store.clear()
+        self._ctx.index.rebuild()
 
     # ------------------------------------------------------------------------------- resources
 
