@@ -18,12 +18,12 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from devstack.jobrouter.app import AdminHooks, RestApi
 from devstack.jobrouter.auth import decode_key
 from devstack.jobrouter.config import EmulatorConfig
 from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
+from devstack.jobrouter.http_api import AdminHooks, RestApi
 from devstack.jobrouter.store import Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject

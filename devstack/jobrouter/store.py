@@ -10,6 +10,8 @@ Writes are batched: the engine marks records dirty while it handles one request 
 A flush that cannot write raises :class:`StateWriteError` and keeps the marks, so the caller can refuse to
 acknowledge a change that is not on disk; a file that cannot be read raises :class:`StateFileError` naming
 the file (and the record).
+Every create, touch and delete is also told to the listeners (:meth:`Store.listen`): the engine's matching
+index follows the records that way.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,12 +77,17 @@ class Store:
         self._dirty: set[tuple[str, str]] = set()
         self._deleted: set[tuple[str, str]] = set()
         self._meta_dirty: set[str] = set()
+        self._listeners: list[Callable[[str, str], None]] = []
         self._db: sqlite3.Connection | None = None
         self._path: Path | None = path
         if path is not None:
             self._open(path)
 
     # ------------------------------------------------------------------------------ records
+
+    def listen(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(kind, id)`` after each create, touch and delete (not for records loaded)."""
+        self._listeners.append(listener)
 
     def get(self, kind: str, resource_id: str) -> Record | None:
         """The record, or None."""
@@ -97,6 +104,7 @@ class Store:
         record = Record(body=body, etag=new_etag(), last_modified=now, seq=int(self.meta["seq"]))
         self.collections[kind][resource_id] = record
         self._mark(kind, resource_id)
+        self._tell(kind, resource_id)
         return record
 
     def touch(self, kind: str, resource_id: str, now: datetime, *, changed: bool = True) -> None:
@@ -108,6 +116,7 @@ class Store:
             record.etag = new_etag()
             record.last_modified = now
         self._mark(kind, resource_id)
+        self._tell(kind, resource_id)
 
     def delete(self, kind: str, resource_id: str) -> Record | None:
         """Remove a record; returns it, or None if it was not there."""
@@ -115,6 +124,7 @@ class Store:
         if record is not None:
             self._dirty.discard((kind, resource_id))
             self._deleted.add((kind, resource_id))
+            self._tell(kind, resource_id)
         return record
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -127,6 +137,10 @@ class Store:
         value = self.meta.setdefault(key, {})
         self._meta_dirty.add(key)
         return value  # type: ignore[no-any-return]
+
+    def _tell(self, kind: str, resource_id: str) -> None:
+        for listener in self._listeners:
+            listener(kind, resource_id)
 
     def _mark(self, kind: str, resource_id: str) -> None:
         self._deleted.discard((kind, resource_id))
