@@ -16,7 +16,7 @@ from typing import Any
 
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.matching import selectors_match
-from devstack.jobrouter.resources import LABEL_OPERATORS, normalize_worker_selector
+from devstack.jobrouter.resource_fields import LABEL_OPERATORS, normalize_worker_selector
 from devstack.jobrouter.router_rules import REMOTE_RULE_KINDS
 from devstack.jobrouter.rule_values import (
     RuleFailure,

@@ -18,16 +18,16 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from devstack.jobrouter.app import AdminHooks, RestApi
 from devstack.jobrouter.auth import decode_key
 from devstack.jobrouter.config import EmulatorConfig
 from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
+from devstack.jobrouter.http_api import AdminHooks, RestApi
 from devstack.jobrouter.store import Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
-from devstack.web import close_runner
+from devstack.web import app_runner, close_runner
 
 __all__ = ["Emulator", "EmulatorThread"]
 
@@ -91,9 +91,7 @@ class Emulator:
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
             )
-            runner = web.AppRunner(
-                api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-            )
+            runner = app_runner(api.build_app(), shutdown_timeout=1.0)
             await runner.setup()
             self._runner = runner
             site = web.TCPSite(runner, self.config.host, self.config.port)
