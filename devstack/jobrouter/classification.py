@@ -28,7 +28,13 @@ from devstack.jobrouter.rule_values import (
 )
 from devstack.jobrouter.wire import JsonObject
 
-__all__ = ["Classification", "ClassificationFailure", "classify", "job_payload", "remote_rules"]
+__all__ = [
+    "Classification",
+    "ClassificationFailure",
+    "classify",
+    "job_payload",
+    "remote_rules",
+]
 
 
 class ClassificationFailure(Exception):

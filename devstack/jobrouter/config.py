@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from devstack.jobrouter.eventgrid import Subscription
+from devstack.jobrouter.rule_http import DEFAULT_RULE_TIMEOUT_SECONDS
 
 __all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "EmulatorConfig"]
 
@@ -40,7 +41,8 @@ class EmulatorConfig:
     - ``default_offer_expiry_seconds`` applies when a distribution policy has no ``offerExpiresAfterSeconds``;
     - ``max_clock_skew_seconds`` bounds ``x-ms-date`` against the server clock (the service uses 15 minutes);
     - ``default_page_size`` is the page size when a list request has no ``maxpagesize``;
-    - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs.
+    - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs;
+    - ``rule_timeout_seconds`` bounds each function/webhook rule call (a late answer fails the rule).
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +59,7 @@ class EmulatorConfig:
     duplicate_fraction: float = 0.0
     reorder_window: float = 0.0
     seed: int | None = None
+    rule_timeout_seconds: float = DEFAULT_RULE_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -67,6 +70,8 @@ class EmulatorConfig:
             raise ValueError("default_offer_expiry_seconds must be > 0")
         if self.default_page_size < 1:
             raise ValueError(f"default_page_size must be >= 1, got {self.default_page_size}")
+        if self.rule_timeout_seconds <= 0:
+            raise ValueError(f"rule_timeout_seconds must be > 0, got {self.rule_timeout_seconds}")
         if self.bearer_token is not None and not self.bearer_token.strip():
             raise ValueError("bearer_token must not be empty")
 

@@ -24,6 +24,7 @@ from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
 from devstack.jobrouter.http_api import AdminHooks, RestApi
+from devstack.jobrouter.rule_http import HttpRuleCaller
 from devstack.jobrouter.store import Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
@@ -72,6 +73,7 @@ class Emulator:
             rng=self.config.rng(),
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
+            rule_caller=HttpRuleCaller(timeout=self.config.rule_timeout_seconds),
         )
         self._publisher, self._router = publisher, router
         try:
@@ -113,6 +115,7 @@ class Emulator:
             await close_runner(runner)
         router, self._router = self._router, None
         if router is not None:
+            await router.stop_rule_calls()
             router.close()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:

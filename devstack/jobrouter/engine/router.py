@@ -30,6 +30,8 @@ from devstack.jobrouter.engine.matching_index import MatchingIndex
 from devstack.jobrouter.errors import BadRequest, NotFound
 from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.resources import WRITABLE, check_patch_fields, writable_part
+from devstack.jobrouter.rule_call_tasks import RuleCallTasks
+from devstack.jobrouter.rule_http import HttpRuleCaller, RuleCaller
 from devstack.jobrouter.store import Record, Store
 from devstack.jobrouter.timers import Clock, Timers
 from devstack.jobrouter.wire import JsonObject, merge_patch, normalize_numbers
@@ -65,6 +67,7 @@ class Router:
         rng: random.Random | None = None,
         processing_delay: float = 0.0,
         default_offer_expiry_seconds: float = 31_536_000.0,
+        rule_caller: RuleCaller | None = None,
     ) -> None:
         self.store = store
         self._ctx = EngineContext(
@@ -75,6 +78,7 @@ class Router:
             rng=rng or random.Random(),
             processing_delay=processing_delay,
             default_offer_expiry_seconds=default_offer_expiry_seconds,
+            rule_calls=RuleCallTasks(rule_caller or HttpRuleCaller()),
         )
         self._ctx.run_dispatch = functools.partial(dispatch.run_dispatch, self._ctx)
         store.listen(self._ctx.index.record_changed)
@@ -87,6 +91,11 @@ class Router:
         self._ctx.attached_timers = Timers(loop, self._ctx.clock, on_fire=self.commit)
         resume.resume(self._ctx)
         self.commit()
+
+    async def stop_rule_calls(self) -> None:
+        """Cancel the function/webhook rule calls in flight and close their HTTP session."""
+        if self._ctx.rule_calls is not None:
+            await self._ctx.rule_calls.close()
 
     def close(self) -> None:
         """Cancel all timers and close the store."""
