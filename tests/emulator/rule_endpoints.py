@@ -12,7 +12,7 @@ tests can use it) and records every request. Routes, all POST:
 - ``/oauth/token``: the client-credentials grant for client ``router`` / secret ``s3cret``; issues
   ``token-1``, ``token-2``... (``expires_in`` 3600);
 - ``/hook/priority``: the same answer as ``/api/priority``, for a valid bearer token only;
-- ``/slow`` (answers after ``slow_seconds``), ``/fail`` (500), ``/not-json`` (``plain text``).
+- ``/slow`` (answers ``1`` after ``?seconds=`` or ``slow_seconds``), ``/fail`` (500), ``/not-json``.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class RuleEndpointsThread:
         return await self._record(request, web.json_response(self._priority_of(payload)))
 
     async def _slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(self.slow_seconds)
+        await asyncio.sleep(float(request.query.get("seconds", self.slow_seconds)))
         return await self._record(request, web.json_response(1))
 
     async def _fail(self, request: web.Request) -> web.Response:
