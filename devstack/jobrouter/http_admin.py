@@ -105,7 +105,7 @@ class AdminApi:
 
     async def _reset(self, request: web.Request) -> web.Response:
         self._router.reset()
-        self._router.commit()
+        self._router.commit_or_stop()
         return web.Response(status=204)
 
     async def _health(self, request: web.Request) -> web.Response:
