@@ -58,13 +58,14 @@ class RestApi:
         admin: AdminHooks,
         page_size: int = 20,
         max_skew_seconds: float = 900.0,
+        bind_host: str = "",
     ) -> None:
         self.router = router
         self._key = key
         self._bearer = bearer_token
         self._clock = clock
         self.faults = faults
-        self._admin = AdminApi(router, faults, admin)
+        self._admin = AdminApi(router, faults, admin, bind_host=bind_host)
         self._max_skew = timedelta(seconds=max_skew_seconds)
         self._routes = _routes(ResourceHandlers(router, page_size=page_size), ActionHandlers(router))
 

@@ -95,6 +95,7 @@ class Emulator:
                 ),
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
+                bind_host=self.config.host,
             )
             runner = app_runner(api.build_app(), shutdown_timeout=1.0)
             await runner.setup()
