@@ -6,15 +6,11 @@ is exactly the JSON object the service puts in the event: camelCase keys, dateti
 with seven fractional digits and ``Z``, optional fields left out when ``None``, label/tag maps always
 present (copied: later caller mutation cannot leak into a queued event).
 
-Choices where the service's documentation is silent or contradictory (listed in docs/eventgrid-delivery.md):
-
-- current field names only (``offeredOn``/``expiresOn``, ``queueDetails``, ``scheduledOn``,
-  ``expiredRequestedWorkerSelectors``, ``updatedWorkerProperties``), never the older doc names;
-- worker selectors in events use the spec's shape and PascalCase ``labelOperator`` (``Equal``, ``Greater``);
-- a ``None`` id inside a subject renders as an empty segment (e.g. ``job/j1/channel/``).
-
-The event type names and :class:`RouterEvent` are in :mod:`devstack.jobrouter.event_types`; the field
-encoders (times, statuses, selectors, queues, channels) in :mod:`devstack.jobrouter.event_fields`.
+Current field names only (``offeredOn``/``expiresOn``, ``queueDetails``, ``scheduledOn``,
+``expiredRequestedWorkerSelectors``, ``updatedWorkerProperties``), and a ``None`` id inside a subject
+renders as an empty segment (``job/j1/channel/``): the choices are listed in docs/eventgrid-delivery.md.
+Type names are in :mod:`~devstack.jobrouter.event_types`, field encoders in
+:mod:`~devstack.jobrouter.event_fields`.
 """
 
 from __future__ import annotations
@@ -25,40 +21,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from devstack.jobrouter import event_fields
-from devstack.jobrouter.event_fields import (
-    channel_configuration,
-    event_worker_selector,
-    format_event_time,
-    job_status_pascal,
-    queue_details,
-)
-from devstack.jobrouter.event_types import (
-    JOB_CANCELLED,
-    JOB_CLASSIFICATION_FAILED,
-    JOB_CLASSIFIED,
-    JOB_CLOSED,
-    JOB_COMPLETED,
-    JOB_DELETED,
-    JOB_EXCEPTION_TRIGGERED,
-    JOB_QUEUED,
-    JOB_RECEIVED,
-    JOB_SCHEDULING_FAILED,
-    JOB_UNASSIGNED,
-    JOB_WAITING_FOR_ACTIVATION,
-    JOB_WORKER_SELECTORS_EXPIRED,
-    UPDATED_WORKER_PROPERTIES,
-    WORKER_DELETED,
-    WORKER_DEREGISTERED,
-    WORKER_OFFER_ACCEPTED,
-    WORKER_OFFER_DECLINED,
-    WORKER_OFFER_EXPIRED,
-    WORKER_OFFER_ISSUED,
-    WORKER_OFFER_REVOKED,
-    WORKER_REGISTERED,
-    WORKER_UPDATED,
-    RouterEvent,
-)
+from devstack.jobrouter import event_fields, event_types
+from devstack.jobrouter.event_types import RouterEvent
 
 __all__ = [
     "JobRef",
@@ -126,7 +90,8 @@ class WorkerProfile:
     """What RouterWorkerRegistered and RouterWorkerUpdated say about the worker.
 
     ``queue_assignments`` are queues (``{id, name?, labels}``; REST queue objects are fine, see
-    :func:`queue_details`); ``channel_configurations`` are REST worker channels.
+    :func:`~devstack.jobrouter.event_fields.queue_details`); ``channel_configurations`` are REST worker
+    channels.
     """
 
     worker_id: str
@@ -147,7 +112,7 @@ def _put(data: JsonObject, key: str, value: Any) -> None:
 
 
 def _selectors(selectors: Iterable[Mapping[str, Any]]) -> list[JsonObject]:
-    return [event_worker_selector(s) for s in selectors]
+    return [event_fields.event_worker_selector(s) for s in selectors]
 
 
 def _seg(value: str | None) -> str:
@@ -212,11 +177,11 @@ def offer_issued(
 ) -> RouterEvent:
     """RouterWorkerOfferIssued: an offer was sent to a worker."""
     data = _offer_data(offer)
-    data["offeredOn"] = format_event_time(offered_on, field="offered_on")
-    data["expiresOn"] = format_event_time(expires_on, field="expires_on")
+    data["offeredOn"] = event_fields.format_event_time(offered_on, field="offered_on")
+    data["expiresOn"] = event_fields.format_event_time(expires_on, field="expires_on")
     _put(data, "jobPriority", job_priority)
     _put_label_maps(data, job_labels, job_tags, worker_labels, worker_tags)
-    return RouterEvent(WORKER_OFFER_ISSUED, _offer_subject(offer), data)
+    return RouterEvent(event_types.WORKER_OFFER_ISSUED, _offer_subject(offer), data)
 
 
 def offer_accepted(
@@ -234,22 +199,22 @@ def offer_accepted(
     _put(data, "jobPriority", job_priority)
     data["assignmentId"] = assignment_id
     _put_label_maps(data, job_labels, job_tags, worker_labels, worker_tags)
-    return RouterEvent(WORKER_OFFER_ACCEPTED, _offer_subject(offer), data)
+    return RouterEvent(event_types.WORKER_OFFER_ACCEPTED, _offer_subject(offer), data)
 
 
 def offer_declined(offer: OfferRef) -> RouterEvent:
     """RouterWorkerOfferDeclined: the worker declined the offer."""
-    return RouterEvent(WORKER_OFFER_DECLINED, _offer_subject(offer), _offer_data(offer))
+    return RouterEvent(event_types.WORKER_OFFER_DECLINED, _offer_subject(offer), _offer_data(offer))
 
 
 def offer_revoked(offer: OfferRef) -> RouterEvent:
     """RouterWorkerOfferRevoked: the offer was withdrawn (job taken or gone, worker deregistered)."""
-    return RouterEvent(WORKER_OFFER_REVOKED, _offer_subject(offer), _offer_data(offer))
+    return RouterEvent(event_types.WORKER_OFFER_REVOKED, _offer_subject(offer), _offer_data(offer))
 
 
 def offer_expired(offer: OfferRef) -> RouterEvent:
     """RouterWorkerOfferExpired: the offer was neither accepted nor declined in time."""
-    return RouterEvent(WORKER_OFFER_EXPIRED, _offer_subject(offer), _offer_data(offer))
+    return RouterEvent(event_types.WORKER_OFFER_EXPIRED, _offer_subject(offer), _offer_data(offer))
 
 
 # ---------------------------------------------------------------------------------------- worker events
@@ -258,8 +223,10 @@ def offer_expired(offer: OfferRef) -> RouterEvent:
 def _profile_data(profile: WorkerProfile) -> JsonObject:
     data: JsonObject = {
         "workerId": profile.worker_id,
-        "queueAssignments": [queue_details(q) for q in profile.queue_assignments],
-        "channelConfigurations": [channel_configuration(c) for c in profile.channel_configurations],
+        "queueAssignments": [event_fields.queue_details(q) for q in profile.queue_assignments],
+        "channelConfigurations": [
+            event_fields.channel_configuration(c) for c in profile.channel_configurations
+        ],
     }
     _put(data, "totalCapacity", profile.total_capacity)
     data["labels"] = dict(profile.labels)
@@ -269,25 +236,25 @@ def _profile_data(profile: WorkerProfile) -> JsonObject:
 
 def worker_registered(profile: WorkerProfile) -> RouterEvent:
     """RouterWorkerRegistered: the worker became available for offers."""
-    return RouterEvent(WORKER_REGISTERED, f"worker/{profile.worker_id}", _profile_data(profile))
+    return RouterEvent(event_types.WORKER_REGISTERED, f"worker/{profile.worker_id}", _profile_data(profile))
 
 
 def worker_updated(profile: WorkerProfile, *, updated_worker_properties: Sequence[str]) -> RouterEvent:
     """RouterWorkerUpdated: a registered worker's profile changed; lists which properties changed."""
-    unknown = [p for p in updated_worker_properties if p not in UPDATED_WORKER_PROPERTIES]
+    unknown = [p for p in updated_worker_properties if p not in event_types.UPDATED_WORKER_PROPERTIES]
     if unknown:
         raise ValueError(
             f"unknown updated_worker_properties {unknown!r}; "
-            f"expected some of {sorted(UPDATED_WORKER_PROPERTIES)}"
+            f"expected some of {sorted(event_types.UPDATED_WORKER_PROPERTIES)}"
         )
     data = _profile_data(profile)
     data["updatedWorkerProperties"] = list(updated_worker_properties)
-    return RouterEvent(WORKER_UPDATED, f"worker/{profile.worker_id}", data)
+    return RouterEvent(event_types.WORKER_UPDATED, f"worker/{profile.worker_id}", data)
 
 
 def worker_deregistered(*, worker_id: str) -> RouterEvent:
     """RouterWorkerDeregistered: the worker stopped receiving offers (asked to, or after an expired offer)."""
-    return RouterEvent(WORKER_DEREGISTERED, f"worker/{worker_id}", {"workerId": worker_id})
+    return RouterEvent(event_types.WORKER_DEREGISTERED, f"worker/{worker_id}", {"workerId": worker_id})
 
 
 def worker_deleted(
@@ -302,7 +269,7 @@ def worker_deleted(
     _put(data, "jobId", job_id)
     _put(data, "channelReference", channel_reference)
     _put(data, "channelId", channel_id)
-    return RouterEvent(WORKER_DELETED, f"worker/{worker_id}", data)
+    return RouterEvent(event_types.WORKER_DELETED, f"worker/{worker_id}", data)
 
 
 # ------------------------------------------------------------------------------------------- job events
@@ -320,14 +287,14 @@ def job_received(
 ) -> RouterEvent:
     """RouterJobReceived: a job was created. ``job_status`` may be REST camelCase; it is sent PascalCase."""
     data = _job_data(job)
-    data["jobStatus"] = job_status_pascal(job_status)
+    data["jobStatus"] = event_fields.job_status_pascal(job_status)
     _put(data, "classificationPolicyId", classification_policy_id)
     _put(data, "priority", priority)
     data["requestedWorkerSelectors"] = _selectors(requested_worker_selectors)
     if scheduled_on is not None:
-        data["scheduledOn"] = format_event_time(scheduled_on, field="scheduled_on")
+        data["scheduledOn"] = event_fields.format_event_time(scheduled_on, field="scheduled_on")
     data["unavailableForMatching"] = unavailable_for_matching
-    return RouterEvent(JOB_RECEIVED, _job_subject(job), data)
+    return RouterEvent(event_types.JOB_RECEIVED, _job_subject(job), data)
 
 
 def job_classified(
@@ -340,14 +307,14 @@ def job_classified(
 ) -> RouterEvent:
     """RouterJobClassified: classification chose a queue (``job.queue_id``), priority and attached selectors.
 
-    ``queue_details`` is the chosen queue (a REST queue object is fine; see :func:`queue_details`).
+    ``queue_details`` is the chosen queue (a REST queue object is fine, see ``event_fields.queue_details``).
     """
     data = _job_data(job)
     data["queueDetails"] = event_fields.queue_details(queue_details)
     _put(data, "classificationPolicyId", classification_policy_id)
     _put(data, "priority", priority)
     data["attachedWorkerSelectors"] = _selectors(attached_worker_selectors)
-    return RouterEvent(JOB_CLASSIFIED, _job_subject(job, ("queue", job.queue_id)), data)
+    return RouterEvent(event_types.JOB_CLASSIFIED, _job_subject(job, ("queue", job.queue_id)), data)
 
 
 def job_queued(
@@ -362,7 +329,7 @@ def job_queued(
     _put(data, "priority", priority)
     data["attachedWorkerSelectors"] = _selectors(attached_worker_selectors)
     data["requestedWorkerSelectors"] = _selectors(requested_worker_selectors)
-    return RouterEvent(JOB_QUEUED, _job_subject(job, ("queue", job.queue_id)), data)
+    return RouterEvent(event_types.JOB_QUEUED, _job_subject(job, ("queue", job.queue_id)), data)
 
 
 def job_classification_failed(
@@ -373,37 +340,35 @@ def job_classification_failed(
     data["classificationPolicyId"] = classification_policy_id
     data["errors"] = [{k: v for k, v in e.items() if v is not None} for e in errors]
     subject = _job_subject(job, ("classificationpolicy", classification_policy_id))
-    return RouterEvent(JOB_CLASSIFICATION_FAILED, subject, data)
+    return RouterEvent(event_types.JOB_CLASSIFICATION_FAILED, subject, data)
 
 
-def _assignment_event(
-    event_type: str, job: JobRef, assignment_id: str, worker_id: str | None
-) -> tuple[JsonObject, str, str]:
+def _assignment_data(job: JobRef, assignment_id: str, worker_id: str | None) -> JsonObject:
     data = _job_data(job)
     data["assignmentId"] = assignment_id
     _put(data, "workerId", worker_id)
-    return data, event_type, _job_subject(job, ("assignment", assignment_id))
+    return data
 
 
 def job_completed(job: JobRef, *, assignment_id: str, worker_id: str | None) -> RouterEvent:
     """RouterJobCompleted: the assignment was completed (wrap-up begins)."""
-    data, event_type, subject = _assignment_event(JOB_COMPLETED, job, assignment_id, worker_id)
-    return RouterEvent(event_type, subject, data)
+    data = _assignment_data(job, assignment_id, worker_id)
+    return RouterEvent(event_types.JOB_COMPLETED, _job_subject(job, ("assignment", assignment_id)), data)
 
 
 def job_closed(
     job: JobRef, *, assignment_id: str, worker_id: str | None, disposition_code: str | None = None
 ) -> RouterEvent:
     """RouterJobClosed: the assignment was closed and the worker's capacity released."""
-    data, event_type, subject = _assignment_event(JOB_CLOSED, job, assignment_id, worker_id)
+    data = _assignment_data(job, assignment_id, worker_id)
     _put(data, "dispositionCode", disposition_code)
-    return RouterEvent(event_type, subject, data)
+    return RouterEvent(event_types.JOB_CLOSED, _job_subject(job, ("assignment", assignment_id)), data)
 
 
 def job_unassigned(job: JobRef, *, assignment_id: str, worker_id: str | None) -> RouterEvent:
     """RouterJobUnassigned: the assignment was undone; the job goes back to its queue unless suspended."""
-    data, event_type, subject = _assignment_event(JOB_UNASSIGNED, job, assignment_id, worker_id)
-    return RouterEvent(event_type, subject, data)
+    data = _assignment_data(job, assignment_id, worker_id)
+    return RouterEvent(event_types.JOB_UNASSIGNED, _job_subject(job, ("assignment", assignment_id)), data)
 
 
 def job_cancelled(job: JobRef, *, disposition_code: str | None, note: str | None = None) -> RouterEvent:
@@ -411,7 +376,7 @@ def job_cancelled(job: JobRef, *, disposition_code: str | None, note: str | None
     data = _job_data(job)
     _put(data, "note", note)
     _put(data, "dispositionCode", disposition_code)
-    return RouterEvent(JOB_CANCELLED, _job_subject(job, ("disposition", disposition_code)), data)
+    return RouterEvent(event_types.JOB_CANCELLED, _job_subject(job, ("disposition", disposition_code)), data)
 
 
 def job_exception_triggered(
@@ -421,7 +386,9 @@ def job_exception_triggered(
     data = _job_data(job)
     data["ruleKey"] = rule_key
     _put(data, "exceptionRuleId", exception_rule_id)
-    return RouterEvent(JOB_EXCEPTION_TRIGGERED, _job_subject(job, ("exceptionrule", rule_key)), data)
+    return RouterEvent(
+        event_types.JOB_EXCEPTION_TRIGGERED, _job_subject(job, ("exceptionrule", rule_key)), data
+    )
 
 
 def job_worker_selectors_expired(
@@ -434,7 +401,9 @@ def job_worker_selectors_expired(
     data = _job_data(job)
     data["expiredRequestedWorkerSelectors"] = _selectors(expired_requested_worker_selectors)
     data["expiredAttachedWorkerSelectors"] = _selectors(expired_attached_worker_selectors)
-    return RouterEvent(JOB_WORKER_SELECTORS_EXPIRED, _job_subject(job, ("queue", job.queue_id)), data)
+    return RouterEvent(
+        event_types.JOB_WORKER_SELECTORS_EXPIRED, _job_subject(job, ("queue", job.queue_id)), data
+    )
 
 
 def _suspended_job_data(
@@ -449,7 +418,7 @@ def _suspended_job_data(
     data["expiredAttachedWorkerSelectors"] = _selectors(expired_attached_worker_selectors)
     data["expiredRequestedWorkerSelectors"] = _selectors(expired_requested_worker_selectors)
     if scheduled_on is not None:
-        data["scheduledOn"] = format_event_time(scheduled_on, field="scheduled_on")
+        data["scheduledOn"] = event_fields.format_event_time(scheduled_on, field="scheduled_on")
     return data
 
 
@@ -467,7 +436,7 @@ def job_waiting_for_activation(
         job, priority, expired_attached_worker_selectors, expired_requested_worker_selectors, scheduled_on
     )
     data["unavailableForMatching"] = unavailable_for_matching
-    return RouterEvent(JOB_WAITING_FOR_ACTIVATION, _job_subject(job), data)
+    return RouterEvent(event_types.JOB_WAITING_FOR_ACTIVATION, _job_subject(job), data)
 
 
 def job_scheduling_failed(
@@ -484,9 +453,9 @@ def job_scheduling_failed(
         job, priority, expired_attached_worker_selectors, expired_requested_worker_selectors, scheduled_on
     )
     _put(data, "failureReason", failure_reason)
-    return RouterEvent(JOB_SCHEDULING_FAILED, _job_subject(job), data)
+    return RouterEvent(event_types.JOB_SCHEDULING_FAILED, _job_subject(job), data)
 
 
 def job_deleted(job: JobRef) -> RouterEvent:
     """RouterJobDeleted: the job resource was deleted."""
-    return RouterEvent(JOB_DELETED, _job_subject(job), _job_data(job))
+    return RouterEvent(event_types.JOB_DELETED, _job_subject(job), _job_data(job))

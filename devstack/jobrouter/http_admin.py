@@ -1,15 +1,20 @@
 """The emulator's /admin HTTP API: state snapshot, event log, faults, publisher knobs, reset, health.
 
 Not part of Job Router: a test or a person drives the emulator with it (docs/emulator-support-matrix.md
-lists every route). It needs no authentication; the emulator only listens on loopback by default.
+lists every route). It needs no authentication, so it answers only what cannot come from a web page the
+developer has open: a request whose ``Host`` is not a loopback name or address (or the host the emulator was
+told to listen on) gets 403, which defeats DNS rebinding, and a POST or PUT without a JSON content type gets
+415, so no cross-origin "simple" request (``text/plain``, a form) can change the emulator's state.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -32,13 +37,15 @@ class AdminHooks:
 class AdminApi:
     """The /admin routes over a router, a fault set and the server's hooks."""
 
-    def __init__(self, router: Router, faults: FaultSet, hooks: AdminHooks) -> None:
+    def __init__(self, router: Router, faults: FaultSet, hooks: AdminHooks, *, bind_host: str = "") -> None:
         self._router = router
         self._faults = faults
         self._hooks = hooks
+        self._bind_host = bind_host.strip("[]").lower()
 
     def add_routes(self, app: web.Application) -> None:
-        """Register every /admin route on ``app``."""
+        """Register every /admin route on ``app``, behind the local-only guard."""
+        app.middlewares.append(self._guard)
         app.router.add_get("/admin/state", self._state)
         app.router.add_get("/admin/events", self._events)
         app.router.add_get("/admin/faults", self._faults_list)
@@ -105,8 +112,34 @@ class AdminApi:
 
     async def _reset(self, request: web.Request) -> web.Response:
         self._router.reset()
-        self._router.commit()
+        self._router.commit_or_stop()
         return web.Response(status=204)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith("/admin"):
+            return await handler(request)
+        if not self._local_host(request.headers.get("Host", "")):
+            return web.json_response(
+                {"error": "the admin API answers only requests addressed to a loopback host (Host header)"},
+                status=403,
+            )
+        if request.method in ("POST", "PUT", "PATCH") and request.content_type != "application/json":
+            return web.json_response(
+                {"error": "state-changing admin requests need Content-Type: application/json"}, status=415
+            )
+        return await handler(request)
+
+    def _local_host(self, host_header: str) -> bool:
+        host = (urlsplit(f"//{host_header}").hostname or "").lower()
+        if host == "localhost" or host.endswith(".localhost") or (host and host == self._bind_host):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False

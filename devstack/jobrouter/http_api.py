@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -31,8 +31,9 @@ from devstack.jobrouter.http_action_handlers import ActionHandlers
 from devstack.jobrouter.http_admin import AdminApi, AdminHooks
 from devstack.jobrouter.http_messages import Call, Handler, Reply
 from devstack.jobrouter.http_resource_handlers import ResourceHandlers
+from devstack.jobrouter.store import StateWriteError
 from devstack.jobrouter.timers import Clock
-from devstack.jobrouter.wire import format_http_date
+from devstack.jobrouter.wire import format_http_date, parse_json_body
 
 __all__ = ["API_VERSION", "AdminHooks", "RestApi"]
 
@@ -57,13 +58,14 @@ class RestApi:
         admin: AdminHooks,
         page_size: int = 20,
         max_skew_seconds: float = 900.0,
+        bind_host: str = "",
     ) -> None:
         self.router = router
         self._key = key
         self._bearer = bearer_token
         self._clock = clock
         self.faults = faults
-        self._admin = AdminApi(router, faults, admin)
+        self._admin = AdminApi(router, faults, admin, bind_host=bind_host)
         self._max_skew = timedelta(seconds=max_skew_seconds)
         self._routes = _routes(ResourceHandlers(router, page_size=page_size), ActionHandlers(router))
 
@@ -114,12 +116,23 @@ class RestApi:
                 params=params,
                 query=request.query,
                 headers=request.headers,
-                body=_parse_json(body),
+                body=parse_json_body(body),
             )
             try:
                 reply = handler(call)
             finally:
                 self.router.commit()
+        except StateWriteError as exc:
+            # Never acknowledge a change that is not on disk: answer 503 and let the server stop, loudly.
+            self.router.on_state_lost(exc)
+            response = _error(
+                503,
+                "ServiceUnavailable",
+                "The emulator could not save this change to its state file and is stopping (see its log).",
+                request.path,
+            )
+            response.headers["Retry-After"] = "10"
+            return response
         except RouterApiError as exc:
             return _error(exc.status, exc.code, exc.message, exc.target or request.path)
         except Exception:
@@ -237,7 +250,9 @@ def _render(reply: Reply) -> web.Response:
         return web.Response(status=reply.status, headers=headers)
     headers["Content-Type"] = "application/json; charset=utf-8"
     return web.Response(
-        status=reply.status, body=json.dumps(reply.body, separators=(",", ":")).encode(), headers=headers
+        status=reply.status,
+        body=json.dumps(reply.body, separators=(",", ":"), allow_nan=False).encode(),
+        headers=headers,
     )
 
 
@@ -246,12 +261,3 @@ def _error(status: int, code: str, message: str, target: str | None) -> web.Resp
     return web.Response(
         status=status, body=json.dumps(error_body(code, message, target)).encode(), headers=headers
     )
-
-
-def _parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from None

@@ -15,6 +15,8 @@ from typing import Any
 
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.resource_fields import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     json_array,
     json_bool,
     json_integer,
@@ -136,7 +138,9 @@ def normalize_job(body: JsonObject, *, created: bool, now: datetime) -> JsonObje
         raise BadRequest("'channelId' is required when creating a job")
     if created and "queueId" not in out and "classificationPolicyId" not in out:
         raise BadRequest("a job needs a 'queueId' or a 'classificationPolicyId'")
-    out["priority"] = json_integer(body.get("priority", 1), "priority")
+    out["priority"] = json_integer(
+        body.get("priority", 1), "priority", minimum=MIN_PRIORITY, maximum=MAX_PRIORITY
+    )
     out["requestedWorkerSelectors"] = [
         normalize_worker_selector(s, f"requestedWorkerSelectors[{i}]")
         for i, s in enumerate(

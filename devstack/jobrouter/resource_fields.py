@@ -6,6 +6,7 @@ returns the value validated, or raises :class:`BadRequest` naming that path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -13,18 +14,35 @@ from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.wire import JsonObject, normalize_numbers
 
 __all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
     "LABEL_OPERATORS",
+    "MAX_DURATION_SECONDS",
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
     "json_array",
     "json_bool",
     "json_integer",
     "json_number",
     "json_object",
     "json_primitive",
+    "json_seconds",
     "label_operator",
     "nonempty_string",
     "normalize_labels",
     "normalize_worker_selector",
 ]
+
+# The service's models hold counts, capacities and priorities in .NET Int32.
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+# Job priority: the service documents -100 (lowest) to 100 (highest).
+MIN_PRIORITY: Final = -100
+MAX_PRIORITY: Final = 100
+# Durations (offer expiry, selector expiry, wait-time thresholds). The service keeps the resulting instants as
+# .NET DateTimeOffsets; no limit is documented, so the emulator refuses more than ten years, which keeps every
+# "now + duration" representable (an inferred limit: docs/emulator-support-matrix.md).
+MAX_DURATION_SECONDS: Final = 315_360_000
 
 LABEL_OPERATORS: Final[Mapping[str, str]] = {
     op.lower(): op
@@ -57,24 +75,40 @@ def nonempty_string(value: Any, field: str) -> str:
     return value
 
 
-def json_integer(value: Any, field: str, *, minimum: int | None = None) -> int:
-    """An integer (``3.0`` counts), at least ``minimum`` when given."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+def json_integer(value: Any, field: str, *, minimum: int = INT32_MIN, maximum: int = INT32_MAX) -> int:
+    """An integer (``3.0`` counts) from ``minimum`` to ``maximum`` (by default the Int32 range)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+        or float(value) != int(value)
+    ):
         raise BadRequest(f"'{field}' must be an integer, got {value!r}")
     number = int(value)
-    if minimum is not None and number < minimum:
+    if number < minimum:
         raise BadRequest(f"'{field}' must be at least {minimum}, got {number}")
+    if number > maximum:
+        raise BadRequest(f"'{field}' must be at most {maximum}, got {number}")
     return number
 
 
-def json_number(value: Any, field: str, *, positive: bool = False) -> int | float:
-    """A number (integral floats become ints), greater than 0 when ``positive``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"'{field}' must be a number, got {value!r}")
+def json_number(
+    value: Any, field: str, *, positive: bool = False, maximum: float | None = None
+) -> int | float:
+    """A finite number (integral floats become ints); > 0 when ``positive``; at most ``maximum`` if given."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(f"'{field}' must be a finite number, got {value!r}")
     if positive and value <= 0:
         raise BadRequest(f"'{field}' must be greater than 0, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise BadRequest(f"'{field}' must be at most {maximum:g}, got {value!r}")
     result: int | float = normalize_numbers(value)
     return result
+
+
+def json_seconds(value: Any, field: str) -> int | float:
+    """A duration in seconds: greater than 0, at most :data:`MAX_DURATION_SECONDS`."""
+    return json_number(value, field, positive=True, maximum=MAX_DURATION_SECONDS)
 
 
 def json_bool(value: Any, field: str) -> bool:
@@ -86,6 +120,8 @@ def json_bool(value: Any, field: str) -> bool:
 
 def json_primitive(value: Any, field: str) -> Any:
     """A string, number, boolean or null (a label value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"'{field}' must be a finite number, got {value!r}")
     if value is None or isinstance(value, str | bool | int | float):
         return normalize_numbers(value)
     raise BadRequest(f"'{field}' must be a string, number or boolean, got {_kind_of(value)}")
@@ -113,9 +149,7 @@ def normalize_worker_selector(value: Any, field: str) -> JsonObject:
     sel = json_object(value, field)
     out: JsonObject = {}
     if sel.get("expiresAfterSeconds") is not None:
-        out["expiresAfterSeconds"] = json_number(
-            sel["expiresAfterSeconds"], f"{field}.expiresAfterSeconds", positive=True
-        )
+        out["expiresAfterSeconds"] = json_seconds(sel["expiresAfterSeconds"], f"{field}.expiresAfterSeconds")
     out["expedite"] = json_bool(sel.get("expedite", False), f"{field}.expedite")
     out["status"] = "active"
     out["key"] = nonempty_string(sel.get("key"), f"{field}.key")

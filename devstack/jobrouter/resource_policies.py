@@ -16,12 +16,15 @@ from typing import Any, Final
 
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.resource_fields import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
     json_array,
     json_bool,
     json_integer,
     json_number,
     json_object,
     json_primitive,
+    json_seconds,
     label_operator,
     nonempty_string,
     normalize_labels,
@@ -76,8 +79,8 @@ def _attachment(value: Any, field: str, *, worker: bool) -> JsonObject:  # noqa:
             "labelOperator": label_operator(att.get("labelOperator"), f"{field}.labelOperator"),
         }
         if worker and att.get("expiresAfterSeconds") is not None:
-            out["expiresAfterSeconds"] = json_number(
-                att["expiresAfterSeconds"], f"{field}.expiresAfterSeconds", positive=True
+            out["expiresAfterSeconds"] = json_seconds(
+                att["expiresAfterSeconds"], f"{field}.expiresAfterSeconds"
             )
         return out
     if kind == "ruleEngine":
@@ -167,8 +170,8 @@ def normalize_distribution_policy(body: JsonObject) -> JsonObject:
     if body.get("name") is not None:
         out["name"] = json_primitive(body["name"], "name")
     if body.get("offerExpiresAfterSeconds") is not None:
-        out["offerExpiresAfterSeconds"] = json_number(
-            body["offerExpiresAfterSeconds"], "offerExpiresAfterSeconds", positive=True
+        out["offerExpiresAfterSeconds"] = json_seconds(
+            body["offerExpiresAfterSeconds"], "offerExpiresAfterSeconds"
         )
     if body.get("mode") is not None:
         out["mode"] = _mode(body["mode"])
@@ -213,7 +216,7 @@ def _trigger(value: Any, field: str) -> JsonObject:
             "threshold": json_integer(trigger.get("threshold"), f"{field}.threshold", minimum=0),
         }
     if kind == "waitTime":
-        seconds = json_number(trigger.get("thresholdSeconds"), f"{field}.thresholdSeconds", positive=True)
+        seconds = json_seconds(trigger.get("thresholdSeconds"), f"{field}.thresholdSeconds")
         return {"kind": kind, "thresholdSeconds": seconds}
     raise BadRequest(f"'{field}.kind' must be queueLength or waitTime; got {kind!r}")
 
@@ -230,7 +233,9 @@ def _action(value: Any, field: str, new_id: Callable[[], str]) -> JsonObject:
         if action.get("queueId") is not None:
             out["queueId"] = nonempty_string(action["queueId"], f"{field}.queueId")
         if action.get("priority") is not None:
-            out["priority"] = json_integer(action["priority"], f"{field}.priority")
+            out["priority"] = json_integer(
+                action["priority"], f"{field}.priority", minimum=MIN_PRIORITY, maximum=MAX_PRIORITY
+            )
         selectors = json_array(action.get("workerSelectors", []), f"{field}.workerSelectors")
         out["workerSelectors"] = [
             normalize_worker_selector(s, f"{field}.workerSelectors[{k}]") for k, s in enumerate(selectors)

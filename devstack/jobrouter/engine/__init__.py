@@ -19,6 +19,7 @@ Module map (each module is one lifecycle; all share one :class:`~.engine_context
     job_scheduling.py       scheduleAndSuspend activation, waiting for activation, selector expiry
     exception_rules.py      queueLength/waitTime triggers and their actions (calls back into jobs)
     dispatch.py             the matching pass (eligibility rules in devstack/jobrouter/eligibility.py)
+    matching_index.py       queued jobs and workers with room by queue and channel; changes since a pass
     offer_lifecycle.py      issue, take back, revoke and decline offers
     offer_expiry.py         an unanswered offer expires and deregisters its worker
     assignment_lifecycle.py accept an offer; complete, close, unassign an assignment

@@ -45,7 +45,7 @@ def run_dispatch(ctx: EngineContext) -> None:
         dispatch(ctx)
     except Exception:
         log.exception("matching pass failed")
-    ctx.store.flush()
+    ctx.commit()
 
 
 def dispatch(ctx: EngineContext) -> int:
@@ -58,7 +58,12 @@ def dispatch(ctx: EngineContext) -> int:
     try:
         for job, workers in _matchable(ctx, changes):
             looked_at += 1
-            _offer_job(ctx, job, workers, now)
+            try:
+                _offer_job(ctx, job, workers, now)
+            except Exception:
+                # One job that cannot be matched (a value the engine cannot compute with) must not starve
+                # the others: it stays queued and is looked at again when something about it changes.
+                log.exception("matching job %s failed; it stays queued", job.body.get("id"))
     except BaseException:
         ctx.index.mark_everything()  # the pass stopped half-way: the next one starts from scratch
         raise

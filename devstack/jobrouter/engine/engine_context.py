@@ -47,6 +47,8 @@ class EngineContext:
     default_offer_expiry_seconds: float
     #: Runs one matching pass (set by the router; called at most once per loop turn).
     run_dispatch: Callable[[], None] = _nothing
+    #: Writes the changes of a timer or matching pass (set by the router; never raises).
+    commit: Callable[[], None] = _nothing
     loop: asyncio.AbstractEventLoop | None = None
     attached_timers: Timers | None = None
     dispatch_pending: bool = field(default=False)

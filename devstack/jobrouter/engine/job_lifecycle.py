@@ -265,7 +265,7 @@ def _rules_answered(ctx: EngineContext, pending: _RuleCalls, results: list[RuleC
     else:
         outputs = {call.target: result for call, result in zip(calls, results, strict=True)}
         _apply_classification(ctx, job, policy_id, policy, outputs)
-    ctx.store.flush()
+    ctx.commit()
 
 
 def _apply_classification(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 from collections.abc import Callable
 from datetime import datetime
@@ -32,7 +33,7 @@ from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.resources import WRITABLE, check_patch_fields, writable_part
 from devstack.jobrouter.rule_call_tasks import RuleCallTasks
 from devstack.jobrouter.rule_http import HttpRuleCaller, RuleCaller
-from devstack.jobrouter.store import Record, Store
+from devstack.jobrouter.store import Record, StateWriteError, Store
 from devstack.jobrouter.timers import Clock, Timers
 from devstack.jobrouter.wire import JsonObject, merge_patch, normalize_numbers
 
@@ -53,6 +54,10 @@ _UPSERTS: dict[str, _Upsert] = {
     "workers": worker_lifecycle.upsert_worker,
     "jobs": job_lifecycle.upsert_job,
 }
+
+
+def _log_state_lost(exc: StateWriteError) -> None:
+    logging.getLogger(__name__).critical("%s", exc)
 
 
 class Router:
@@ -81,6 +86,9 @@ class Router:
             rule_calls=RuleCallTasks(rule_caller or HttpRuleCaller()),
         )
         self._ctx.run_dispatch = functools.partial(dispatch.run_dispatch, self._ctx)
+        self._ctx.commit = self.commit_or_stop
+        #: Called when a change could not be written to the state file (the server stops the emulator).
+        self.on_state_lost: Callable[[StateWriteError], None] = _log_state_lost
         store.listen(self._ctx.index.record_changed)
 
     # ---------------------------------------------------------------------------------- plumbing
@@ -88,7 +96,7 @@ class Router:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start timers on ``loop`` and resume what a restored state needs (expired offers expire now)."""
         self._ctx.loop = loop
-        self._ctx.attached_timers = Timers(loop, self._ctx.clock, on_fire=self.commit)
+        self._ctx.attached_timers = Timers(loop, self._ctx.clock, on_fire=self.commit_or_stop)
         resume.resume(self._ctx)
         self.commit()
 
@@ -104,8 +112,15 @@ class Router:
         self.store.close()
 
     def commit(self) -> None:
-        """Write the changes of the last operation to the state file (if any)."""
+        """Write the changes of the last operation to the state file (if any); ``StateWriteError`` if not."""
         self.store.flush()
+
+    def commit_or_stop(self) -> None:
+        """Write the changes of a timer or matching pass; a failure goes to :attr:`on_state_lost`."""
+        try:
+            self.store.flush()
+        except StateWriteError as exc:
+            self.on_state_lost(exc)
 
     def now(self) -> datetime:
         """The engine's clock."""

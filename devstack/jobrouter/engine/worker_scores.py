@@ -225,4 +225,4 @@ def _rescore(ctx: EngineContext, job_id: str) -> None:
     """Make the next matching pass look at the job again, and ask for one."""
     ctx.store.touch("jobs", job_id, ctx.now(), changed=False)
     ctx.request_dispatch()
-    ctx.store.flush()
+    ctx.commit()
