@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from devstack.jobrouter.errors import BadRequest
+from devstack.jobrouter.resource_fields import json_integer
 from devstack.jobrouter.wire import JsonObject, normalize_numbers
 
 __all__ = [
@@ -140,9 +141,8 @@ def _static(rule: Mapping[str, Any], field_name: str, position: RulePosition) ->
     out: JsonObject = {"kind": "static"}
     if "value" in rule:
         out["value"] = normalize_numbers(rule["value"])
-    value = out.get("value")
-    if position == "priority" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise BadRequest(f"'{field_name}.value' must be an integer, got {value!r}")
+    if position == "priority":
+        json_integer(out.get("value"), f"{field_name}.value")
     return out
 
 

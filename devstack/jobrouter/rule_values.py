@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from devstack.jobrouter.powerfx import CompiledExpression, PowerFxError, compile_expression, to_json_value
+from devstack.jobrouter.resource_fields import MAX_PRIORITY, MIN_PRIORITY
 from devstack.jobrouter.wire import JsonObject, normalize_numbers
 
 __all__ = [
@@ -108,11 +109,17 @@ def _number(value: Any) -> Decimal | None:
 
 
 def as_priority(output: Any, target: str) -> int:
-    """A prioritization rule's output as a priority: a whole number (or text holding one)."""
+    """A prioritization rule's output as a priority: a whole number from -100 to 100 (or text holding one)."""
     number = _number(output)
     if number is None or number != number.to_integral_value():
         raise RuleFailure(
             target, f"yielded {describe(output)}; a priority must be a whole number", code="InvalidPriority"
+        )
+    if not MIN_PRIORITY <= number <= MAX_PRIORITY:
+        raise RuleFailure(
+            target,
+            f"yielded {number}; a priority must be from {MIN_PRIORITY} to {MAX_PRIORITY}",
+            code="InvalidPriority",
         )
     return int(number)
 
