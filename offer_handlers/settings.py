@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_REQUEST_TIMEOUT_SECONDS",
     "ENDPOINT",
     "SETTING_NAMES",
+    "TELEMETRY",
     "Settings",
     "load_settings",
 ]
@@ -33,6 +34,8 @@ POLICY_FILE: Final = "OFFER_POLICY_FILE"
 DECIDER: Final = "OFFER_DECIDER"
 REQUEST_TIMEOUT: Final = "JOBROUTER_REQUEST_TIMEOUT_SECONDS"
 MAX_RETRIES: Final = "JOBROUTER_MAX_RETRIES"
+# The Python worker's own switch for exporting OpenTelemetry to Application Insights; the app follows it.
+TELEMETRY: Final = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 SETTING_NAMES: Final[tuple[str, ...]] = (
     CONNECTION_STRING,
@@ -43,6 +46,7 @@ SETTING_NAMES: Final[tuple[str, ...]] = (
     DECIDER,
     REQUEST_TIMEOUT,
     MAX_RETRIES,
+    TELEMETRY,
 )
 
 # An offer lives for seconds: one attempt gets a few seconds, and a couple of quick retries at most.
@@ -51,6 +55,9 @@ DEFAULT_MAX_RETRIES: Final = 2
 # Event Grid gives up on a delivery after 30 s, so no single attempt may take longer than this.
 _MAX_REQUEST_TIMEOUT_SECONDS: Final = 25.0
 _MAX_RETRIES_LIMIT: Final = 5
+# The values the worker library reads as on and off (azure_functions_runtime's is_true_like/is_false_like).
+_TRUE_LIKE: Final = frozenset({"1", "true", "t", "yes", "y"})
+_FALSE_LIKE: Final = frozenset({"0", "false", "f", "no", "n"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,8 @@ class Settings:
     decider: str | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+    opentelemetry: bool = False
+    """OpenTelemetry mode (spans, attributes, metrics) instead of classic Application Insights logging."""
 
     @property
     def auth_settings(self) -> str:
@@ -108,6 +117,7 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         decider=get(DECIDER),
         request_timeout=_number(get(REQUEST_TIMEOUT), REQUEST_TIMEOUT),
         max_retries=_whole(get(MAX_RETRIES), MAX_RETRIES),
+        opentelemetry=_switch(get(TELEMETRY), TELEMETRY),
     )
 
 
@@ -134,3 +144,14 @@ def _whole(raw: str | None, name: str) -> int:
             f"{name} must be a whole number from 0 to {_MAX_RETRIES_LIMIT}", setting=name
         )
     return int(raw)
+
+
+def _switch(raw: str | None, name: str) -> bool:
+    if raw is None:
+        return False
+    value = raw.lower()
+    if value in _TRUE_LIKE:
+        return True
+    if value in _FALSE_LIKE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false", setting=name)
