@@ -4,7 +4,10 @@ Run by ``bench/cold_start.py`` (never imported by it): the clock starts before t
 figures are the import and first-use costs in a process that has loaded nothing yet.
 
     python bench/probe_cold.py floor-import | app-import | floor-first | app-first | app-responder-key
-                               | app-responder-entra
+                               | app-responder-entra | worker-otel-init
+
+``app-first`` also reports how many OpenTelemetry modules the process loaded (``otel_modules``): 0 unless
+``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY`` is on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ _T0 = time.perf_counter()
 import contextlib  # noqa: E402
 import os  # noqa: E402  (after the clock starts on purpose; os is loaded at start-up anyway)
 import sys  # noqa: E402
+
+_TELEMETRY_MODULES = (
+    "opentelemetry",
+    "azure.monitor",
+    "azure.core.tracing.ext",
+    "offer_handlers.telemetry_otel",
+)
+
+
+def _otel_modules() -> int:
+    return sum(1 for name in sys.modules if name.startswith(_TELEMETRY_MODULES))
 
 
 def _emit(**fields: object) -> None:
@@ -83,6 +97,7 @@ def main(mode: str) -> None:
             total_ms=(t2 - _T0) * 1000,
             outcome=str(result.outcome),
             identity=int("azure.identity" in sys.modules),
+            otel_modules=_otel_modules(),
         )
     elif mode in ("app-responder-key", "app-responder-entra"):
         import function_app
@@ -91,6 +106,16 @@ def main(mode: str) -> None:
         function_app.handler.responder()
         t2 = time.perf_counter()
         _emit(responder_ms=(t2 - t1) * 1000, identity=int("azure.identity" in sys.modules))
+    elif mode == "worker-otel-init":
+        # What the Python worker does at start-up when PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY is true,
+        # before it imports the app: import the Azure Monitor distro and configure it.
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        t1 = time.perf_counter()
+        configure_azure_monitor(connection_string=os.environ["BENCH_APPINSIGHTS"], logger_name="")
+        t2 = time.perf_counter()
+        _emit(import_ms=(t1 - _T0) * 1000, configure_ms=(t2 - t1) * 1000, total_ms=(t2 - _T0) * 1000)
+        os._exit(0)  # the exporters' shutdown flush would try the (unreachable) ingestion endpoint
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
