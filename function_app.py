@@ -1,9 +1,11 @@
-"""Azure Functions entry point (Python v2 model): ``on_offer_issued``, a thin shell over offer_handlers.
+"""Azure Functions entry point (Python v2 model): ``on_offer_issued`` and ``health``, a thin shell over
+offer_handlers.
 
-It turns the trigger object (``func.EventGridEvent`` or ``func.CloudEvent``, by the subscription's
-schema) into plain data and hands it to the process-wide ``OfferHandler``, which decides, answers the
-offer and logs one line. It raises only when Event Grid should redeliver (README.md, "The outcome
-contract").
+``on_offer_issued`` turns the trigger object (``func.EventGridEvent`` or ``func.CloudEvent``, by the
+subscription's schema) into plain data and hands it to the process-wide ``OfferHandler``, which decides,
+answers the offer and logs one line. It raises only when Event Grid should redeliver (README.md, "The
+outcome contract"). ``health`` (GET /api/health, function key) reports whether settings, policy and Job
+Router access work (README.md, "Checking a deployment").
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ handler = OfferHandler(app_root=Path(__file__).resolve().parent)
 def on_offer_issued(event: func.EventGridEvent) -> None:
     """Decide a RouterWorkerOfferIssued offer by policy and carry the decision out."""
     handler.handle(to_envelope(event))
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """200 and ``{"status": "healthy", ...}`` when everything checks out, else 503 naming the setting."""
+    report = handler.health()
+    return func.HttpResponse(report.to_json(), status_code=report.status_code, mimetype="application/json")
 
 
 def to_envelope(event: func.EventGridEvent | func.CloudEvent) -> Envelope:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
 from offer_handlers.decision_log import DECISION_LOGGER, LOG_VERSION, format_fields
@@ -33,6 +33,9 @@ from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffer
 from offer_handlers.policy import NO_POLICY, Policy, load_policy_file, load_policy_text
 from offer_handlers.settings import POLICY, POLICY_FILE, Settings, load_settings
 from offer_handlers.telemetry import NO_TELEMETRY, AttributeValue, Telemetry
+
+if TYPE_CHECKING:
+    from offer_handlers.health import HealthReport
 
 __all__ = ["DECISION_LOGGER", "OfferHandler", "ResponderFactory", "format_fields", "utc_now"]
 
@@ -107,6 +110,16 @@ class OfferHandler:
                     self._responder = self._responder_factory(settings)
                 responder = self._responder
         return responder
+
+    def health(self) -> HealthReport:
+        """Whether settings and policy load and Job Router accepts the credentials."""
+        from offer_handlers.health import check_health
+
+        return check_health(
+            load_settings=lambda: self._settings_loader(self._app_root),
+            load_policy=self.config,
+            responder=self.responder,
+        )
 
     # --- one invocation ----------------------------------------------------------------------------
 

@@ -56,9 +56,14 @@ class HostSnapshot:
 
 
 class HostTally:
-    """Accumulates invocations and decision lines (thread-safe)."""
+    """Accumulates invocations and decision lines (thread-safe).
 
-    def __init__(self) -> None:
+    ``function_name``: count only that function's invocations (the app's HTTP and timer functions write
+    no decision line); None counts every ``Executed`` line.
+    """
+
+    def __init__(self, function_name: str | None = None) -> None:
+        self._function_name = function_name
         self._lock = threading.Lock()
         self._ok = 0
         self._failed = 0
@@ -69,7 +74,8 @@ class HostTally:
         """One line of the host process's log (other lines are ignored)."""
         executed = _EXECUTED.search(line)
         if executed is not None:
-            self.add_invocation(ok=executed["outcome"] == "Succeeded")
+            if self._function_name in (None, executed["name"]):
+                self.add_invocation(ok=executed["outcome"] == "Succeeded")
             return
         text = decision_text(line)
         if text is not None:

@@ -324,7 +324,7 @@ class ProcessStack:
     def __init__(self, options: StackOptions, *, startup_timeout: float = 90.0) -> None:
         self.options = options
         self._startup_timeout = startup_timeout
-        self.tally = HostTally()
+        self.tally = HostTally(FUNCTION_NAME)
         self.log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="devstack-"))
         self._children: list[ChildProcess] = []
 
@@ -435,7 +435,7 @@ class InProcessStack:
         from devstack.jobrouter import Emulator
 
         self.options = options
-        self.tally = HostTally()
+        self.tally = HostTally(FUNCTION_NAME)
         self._publisher_seed = publisher_seed
         self.host: FunctionsHost | None = None
         self.emulator: Emulator | None = None
