@@ -116,6 +116,7 @@ class FunctionsHost:
         self._served: dict[str, str] = {}
         self._routes: tuple[HttpRoute, ...] = ()
         self._timers: TimerRunner | None = None
+        self._timer_specs: tuple[TimerSpec, ...] = ()
         self._function_key = ""
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
@@ -164,6 +165,7 @@ class FunctionsHost:
             bound_host, bound_port = runner.addresses[0][:2]
             shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
             self._base_url = f"http://{shown}:{bound_port}"
+            self._timer_specs = timers
             self._timers = TimerRunner(timers, self._invoke_timer)
             self._timers.start()
         except BaseException:
@@ -218,6 +220,11 @@ class FunctionsHost:
     def http_routes(self) -> tuple[HttpRoute, ...]:
         """The app's HTTP functions and their routes (served under ``/api/``)."""
         return self._routes
+
+    @property
+    def timer_schedules(self) -> tuple[tuple[str, str], ...]:
+        """(function name, NCRONTAB schedule) of the app's timer functions."""
+        return tuple((spec.function_name, spec.schedule.expression) for spec in self._timer_specs)
 
     def http_url(self, route: str) -> str:
         """The URL of an HTTP route, e.g. ``http_url("health")``."""
