@@ -131,7 +131,8 @@ class OfferHandler:
 
         if not is_offer_issued(envelope):
             line.reason = "not-an-offer-event"
-            line.extra["event_type"] = _text(envelope.event_type)
+            if envelope.event_type is not None:
+                line.extra["event_type"] = _text(envelope.event_type)
             return line.done(Result(Outcome.IGNORED), started, self._telemetry_if_loaded())
         try:
             offer = parse_offer(envelope)
