@@ -17,7 +17,7 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 help:
 	@echo "make demo   - run the whole offer flow on the local dev stack"
 	@echo "make test   - create the venv, install, run ruff, mypy --strict and pytest"
-	@echo "make bench  - run every benchmark (about 7 min on 2 cores) and rewrite BENCHMARKS.md"
+	@echo "make bench  - run every benchmark (about 15 min on 2 cores) and rewrite BENCHMARKS.md"
 	@echo "make reliability - fuzzing, fault matrix, disorder, 10,000-job load, secrets; rewrites RELIABILITY.md (~8 min)"
 	@echo "make parity - replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md"
 

@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark and rewrite BENCHMARKS.md.
 
-python -m bench                 # everything (about 5 minutes on 2 cores)
+python -m bench                 # everything (about 15 minutes on 2 cores)
 python -m bench --quick         # a smoke run with tiny sizes (writes to --output, default BENCHMARKS.md)
 python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory, demo,
                                 # thread-pool; its sections (and summary rows) replace theirs in the output
@@ -131,10 +131,15 @@ def merge_sections(existing: str, tables: list[Table], note: str) -> str:
             parts[at] = new
         for part in parts:
             if part and part[0] == "## Summary":
+                mine = [i for i, line in enumerate(part) if line.startswith(f"| {table.title} |")]
                 kept = [line for line in part if not line.startswith(f"| {table.title} |")]
-                last_row = max(i for i, line in enumerate(kept) if line.startswith("|"))
-                part[:] = [*kept[: last_row + 1], *summary_rows(table), *kept[last_row + 1 :]]
-    head = parts[0]
+                # In place of the old rows, else after the last row of the table.
+                at = mine[0] if mine else max(i for i, line in enumerate(kept) if line.startswith("|")) + 1
+                part[:] = [*kept[:at], *summary_rows(table), *kept[at:]]
+    # An earlier partial run's note about the same sections is superseded by this one.
+    titles = tuple(f": {table.title}" for table in tables)
+    head = [line for line in parts[0] if not (line.startswith("- Updated ") and line.endswith(titles))]
+    parts[0] = head
     run_line = next((i for i, line in enumerate(head) if line.startswith("- Run:")), None)
     if run_line is not None:
         head.insert(run_line + 1, note)
