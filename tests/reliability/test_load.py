@@ -299,7 +299,7 @@ def reconcile(
     first_seen: dict[str, datetime] = {}
     order: list[datetime] = []
     for line in lines:
-        event_id = line.fields.get("event_id", "")
+        event_id = line.fields.get("event_id") or ""
         if event_id in short and event_id not in first_seen:
             first_seen[event_id] = short[event_id].time
             order.append(short[event_id].time)
