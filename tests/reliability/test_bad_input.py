@@ -1,4 +1,4 @@
-"""Issue 6 (1), bad input: generated and mutated payloads through the function, via the worker library
+"""Reliability: bad input: generated and mutated payloads through the function, via the worker library
 and via the host stand-in's webhook. Nothing but the documented outcomes; no SDK call for an invalid
 event; every rejection logged with the field at fault; bad policies and deciders fail naming the fault.
 

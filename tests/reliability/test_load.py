@@ -1,4 +1,4 @@
-"""Issue 6 (4), load with reconciliation through the dev stack (emulator and Functions host as processes).
+"""Reliability: load with reconciliation through the dev stack (emulator and Functions host as processes).
 
 Jobs are submitted with 10% duplicate deliveries (the publisher's knob), 5% of them reordered (the reorder
 window is opened for one submission batch in twenty) and 1% of accept calls answered 503 (a fault rule with
