@@ -32,7 +32,6 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
 from devstack.demo.events import DemoEvent
-from devstack.demo.hostlog import DecisionLine
 from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
 from devstack.demo.stack import StackInfo, StackOptions
@@ -40,6 +39,7 @@ from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator
 from devstack.jobrouter.eventgrid import Schema
+from offer_handlers.decision_log import DecisionRecord
 
 T = TypeVar("T")
 
@@ -153,7 +153,7 @@ class LiveStack:
         assert self.info is not None
         return self.info.endpoint
 
-    def decisions(self, *, job_id: str | None = None) -> list[DecisionLine]:
+    def decisions(self, *, job_id: str | None = None) -> list[DecisionRecord]:
         """The function's decision-log lines so far (optionally for one job)."""
         lines = self.stack.host_snapshot().decisions
         return [d for d in lines if job_id is None or d.job_id == job_id]

@@ -7,6 +7,7 @@ Each test records its counts for RELIABILITY.md (section ``hardening``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import Any, Final
@@ -73,7 +74,7 @@ def test_poisonous_objects_get_400s_and_never_stall_a_queue() -> None:
         # Objects that slipped past validation (an old state file, a bug): one per queue, each with a job.
         for n in range(POISONED_QUEUES):
             setup_queue(admin, queue_id=f"poisoned-{n}", policy_id=f"poison-{n}")
-            emu.call(lambda n=n: _poison(emu, f"poison-{n}"))
+            emu.call(functools.partial(_poison, emu, f"poison-{n}"))
             add_worker(client, f"pw-{n}", queues=[f"poisoned-{n}"])
             add_job(client, f"pj-{n}", queue_id=f"poisoned-{n}")
         setup_queue(admin, queue_id="healthy", policy_id="fine")
@@ -115,7 +116,7 @@ def test_a_write_the_state_file_cannot_take_is_never_acknowledged(tmp_path: Path
             for n in range(WRITES_PER_ROUND):
                 admin.upsert_queue(f"q-{round_}-{n}", {"distributionPolicyId": "dp"})
                 acknowledged.add(f"q-{round_}-{n}")
-            emu.call(lambda emu=emu: _refuse_writes(emu))
+            emu.call(functools.partial(_refuse_writes, emu))
             with router_client(emu) as client:
                 status = _patch(
                     client, emu.endpoint, f"queues/lost-{round_}", '{"distributionPolicyId": "dp"}'
