@@ -3,7 +3,8 @@
 The expressions are the ones Microsoft's "Classifying a job" how-to uses
 (learn.microsoft.com/azure/communication-services/how-tos/router-sdk/job-classification): the queue
 ``XBOX_NA_QUEUE`` when ``job.Region = "NA"``, priority ``If(job.Hardware_VIP = true, 10, 1)``. The function
-is a loopback stand-in of Microsoft's "GetPriority" sample (how-tos/router-sdk/azure-function).
+is a loopback stand-in of Microsoft's "GetPriority" sample
+(learn.microsoft.com/azure/communication-services/how-tos/router-sdk/azure-function).
 """
 
 from __future__ import annotations

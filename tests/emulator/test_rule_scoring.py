@@ -2,7 +2,7 @@
 
 The expression is Microsoft's ``If(worker.HandleEscalation = true, 100, 1)`` (azure-sdk-for-net,
 ``Sample3_AdvancedDistributionAsync``); the function is a loopback stand-in scoring each worker by its
-``Skill`` label. Ties go to the worker idle longest (distribution-concepts.md).
+``Skill`` label. Ties go to the worker idle longest (https://learn.microsoft.com/azure/communication-services/concepts/router/distribution-concepts).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """A Python (v2 model) function app that Job Router rules call, served by the host stand-in in the tests.
 
-``get_priority`` is Microsoft's "GetPriority" sample (how-tos/router-sdk/azure-function) in Python: the job's
-``urgent`` label decides the priority. ``score_workers`` scores best-worker candidates by their ``Skill``
-label, one worker (``worker``) or a batch (``workers``) per call, as customize-worker-scoring.md describes.
+``get_priority`` is Microsoft's "GetPriority" sample in Python: the job's ``urgent`` label decides the
+priority. ``score_workers`` scores best-worker candidates by their ``Skill`` label, one worker (``worker``)
+or a batch (``workers``) per call. Sources:
+https://learn.microsoft.com/azure/communication-services/how-tos/router-sdk/azure-function,
+https://learn.microsoft.com/azure/communication-services/how-tos/router-sdk/customize-worker-scoring.
 """
 
 import json
