@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
             "azure-communication-jobrouter SDK. Build clients with "
             "JobRouterClient(ENDPOINT, AzureKeyCredential(KEY)): the SDK turns http:// in a connection "
             "string into https://. Admin API (no auth, loopback dev tool) under /admin: see "
-            "docs/emulator-support-matrix.md."
+            "docs/emulator-support-matrix.md. Configuration copies: 'python -m devstack.jobrouter export "
+            "--help' and 'python -m devstack.jobrouter import --help'."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
