@@ -59,6 +59,9 @@ class RuleCallTasks:
         on_done: Callable[[list[RuleCallResult]], None],
     ) -> None:
         """Make ``calls`` concurrently on ``loop``; then ``on_done(results)``, one result per call."""
+        if not calls:
+            loop.call_soon(on_done, [])
+            return
         task = loop.create_task(self._run(list(calls), on_done), name=f"rule calls: {calls[0].target}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

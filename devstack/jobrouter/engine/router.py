@@ -141,6 +141,7 @@ class Router:
         for key in list(self.timers.pending()):
             self.timers.cancel(key)
         self.store.clear()
+        self._ctx.scores.books.clear()
         self._ctx.index.rebuild()
 
     # ------------------------------------------------------------------------------- resources
