@@ -5,7 +5,7 @@ tests can use it) and records every request. Routes, all POST:
 
 - ``/api/priority``: an Azure Function with function-key auth (``x-functions-key: fn-key``, or the app key
   ``app-key`` with ``x-functions-clientid: default``); answers ``10`` when ``job.Escalated`` is true, else
-  ``1`` (Microsoft's "GetPriority" sample);
+  ``1`` (Microsoft's "GetPriority" sample), after ``?delay=`` seconds if given;
 - ``/api/answer/{name}``: answers the JSON value set with ``answers[name] = ...`` (function-key auth);
 - ``/api/score``: a scoring function: the worker's ``Skill`` label, or for a batch (``workers``) the list of
   them in order;
@@ -143,6 +143,7 @@ class RuleEndpointsThread:
         return 10 if payload.get("job", {}).get("Escalated") is True else 1
 
     async def _priority(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("delay", 0)))
         if not self._key_ok(request):
             return await self._record(request, web.Response(status=401))
         payload = json.loads(await request.read())

@@ -9,6 +9,7 @@ is a loopback stand-in of Microsoft's "GetPriority" sample
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -317,3 +318,22 @@ def test_an_answer_for_a_job_that_was_cancelled_meanwhile_is_ignored(
     emu.call(lambda: None)  # the answer is handled on the emulator's loop before this runs
     assert client.get_job("j").status == "cancelled"
     assert "RouterJobClassified" not in event_types(emu, subject_contains="job/j")
+
+
+def test_an_answer_for_labels_the_job_no_longer_has_is_ignored(endpoints: RuleEndpointsThread) -> None:
+    # Processing delay 1 s: the call is made 1 s after the job is created and answers 0.5 s later. The
+    # labels change at 1.2 s, so the stale answer (1.5 s) comes before the job's new classification (2.2 s).
+    with (
+        EmulatorThread(EmulatorConfig(processing_delay=1.0)) as emu,
+        admin_client(emu) as admin,
+        router_client(emu) as client,
+    ):
+        setup_queue(admin, queue_id="XBOX_DEFAULT_QUEUE")
+        rule = function_rule(endpoints, "/api/priority?delay=0.5")
+        admin.upsert_classification_policy(
+            "cp", ClassificationPolicy(fallback_queue_id="XBOX_DEFAULT_QUEUE", prioritization_rule=rule)
+        )
+        submit(client, "j", {"Escalated": False})
+        time.sleep(1.2)
+        client.upsert_job("j", {"labels": {"Escalated": True}})
+        assert wait_status(client, "j", "queued", timeout=5.0).priority == 10

@@ -246,6 +246,9 @@ def _rules_answered(ctx: EngineContext, pending: _RuleCalls, results: list[RuleC
         job is None
         or job.internal.get("classificationAttempt") != pending.attempt
         or job.body.get("status") != "pendingClassification"
+        # updated meanwhile (its own classification is on its way): the answers are for other labels
+        or job.body.get("classificationPolicyId") != pending.policy_id
+        or job_payload(job.body) != pending.calls[0].payload
     ):
         return
     calls, policy_id, policy = pending.calls, pending.policy_id, pending.policy
