@@ -21,7 +21,7 @@ from typing import Final
 from rich.console import Console
 from rich.logging import RichHandler
 
-from devstack.demo.run import Demo, DemoOptions
+from devstack.demo.run import Demo, DemoOptions, event_log_limit
 from devstack.demo.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from devstack.demo.stack import ProcessStack, StackError, StackOptions
 from devstack.demo.ui import RichView
@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=seed,
             retry_scale=scenario.defaults.event_grid_retry_scale,
             log_dir=log_dir,
+            event_log_limit=event_log_limit(options.jobs),
         )
     )
     view = RichView(console)

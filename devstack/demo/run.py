@@ -39,8 +39,18 @@ from devstack.demo.scenario import Scenario
 from devstack.demo.stack import Stack, StackError, StackInfo
 from devstack.demo.summary import PlannedJob, Summary, summarize
 from devstack.demo.webhook import AgentWebhook
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT
 
-__all__ = ["Demo", "DemoOptions", "DemoView", "Progress", "apply_scenario", "fetch_events", "plan_jobs"]
+__all__ = [
+    "Demo",
+    "DemoOptions",
+    "DemoView",
+    "Progress",
+    "apply_scenario",
+    "event_log_limit",
+    "fetch_events",
+    "plan_jobs",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -154,6 +164,15 @@ async def apply_scenario(
                 available_for_offers=True,
             ),
         )
+
+
+def event_log_limit(jobs: int) -> int:
+    """The emulator's event-log limit for a run of ``jobs`` jobs: large enough to keep every event of it.
+
+    The summary reads the whole log back. A job of the example scenario makes about nine events (declines,
+    expiries and re-registrations included); fifty per job leaves room for busier scenarios.
+    """
+    return max(DEFAULT_EVENT_LOG_LIMIT, jobs * 50)
 
 
 async def fetch_events(endpoint: str) -> list[DemoEvent]:

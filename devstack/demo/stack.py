@@ -42,7 +42,7 @@ import aiohttp
 from devstack.demo.child import PARENT_PID_ENV
 from devstack.demo.hostlog import DECISION_LOGGER, DecisionLogHandler, HostSnapshot, HostTally
 from devstack.jobrouter.config import DEV_ACCESS_KEY
-from devstack.jobrouter.eventgrid import Schema
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Schema
 from offer_handlers.settings import SETTING_NAMES
 
 __all__ = [
@@ -98,6 +98,8 @@ class StackOptions:
     host_settings: Mapping[str, str] = field(default_factory=dict)
     #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
     log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+    #: The emulator's --event-log-limit (None: its default). Raise it when a run reads back every event.
+    event_log_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +395,8 @@ class ProcessStack:
         argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
+        if options.event_log_limit is not None:
+            argv += ["--event-log-limit", str(options.event_log_limit)]
         emulator = ChildProcess(
             "Job Router emulator",
             argv,
@@ -475,6 +479,7 @@ class InProcessStack:
                 for spec in _webhooks(webhook_url, agent_webhook)
             ),
             seed=self._publisher_seed if self._publisher_seed is not None else options.seed,
+            event_log_limit=options.event_log_limit or DEFAULT_EVENT_LOG_LIMIT,
         )
         self.emulator = self._emulator_cls(config)
         await self.emulator.start()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.jobrouter.config import DEFAULT_TOPIC, DEV_ACCESS_KEY, EmulatorConfig
-from devstack.jobrouter.eventgrid import Subscription
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
 from devstack.jobrouter.server import Emulator
 from devstack.jobrouter.store import StateFileError
 
@@ -117,6 +117,17 @@ def _parser() -> argparse.ArgumentParser:
         help="hold events up to this long and deliver them shuffled (default: 0 = in order)",
     )
     parser.add_argument(
+        "--event-log-limit",
+        type=int,
+        default=DEFAULT_EVENT_LOG_LIMIT,
+        metavar="N",
+        help=(
+            "keep the N most recent events, and their delivery records, for GET /admin/events; older "
+            "ones are forgotten so memory stays flat; delivery totals stay complete "
+            f"(default: {DEFAULT_EVENT_LOG_LIMIT})"
+        ),
+    )
+    parser.add_argument(
         "--seed", type=int, default=None, help="seed for every random choice (reproducible runs)"
     )
     parser.add_argument(
@@ -153,6 +164,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig, str]:
             duplicate_fraction=args.duplicate_fraction,
             reorder_window=args.reorder_window,
             seed=args.seed,
+            event_log_limit=args.event_log_limit,
         )
     except ValueError as exc:
         parser.error(str(exc))

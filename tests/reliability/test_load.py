@@ -36,6 +36,7 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo import events as ev
 from devstack.demo.events import DemoEvent
+from devstack.demo.run import event_log_limit
 from devstack.demo.stack import ProcessStack, StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from tests.e2e.support import CONTACT_CENTRE_POLICY
@@ -101,7 +102,12 @@ async def run_load(jobs: int, log_dir: Path, scanner: SecretScanner) -> dict[str
     await webhook.start()
     stack = ProcessStack(
         StackOptions(
-            policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir, log_level="DEBUG"
+            policy_file=CONTACT_CENTRE_POLICY,
+            seed=6,
+            retry_scale=0.02,
+            log_dir=log_dir,
+            log_level="DEBUG",
+            event_log_limit=event_log_limit(jobs),  # the reconciliation reads every event back
         )
     )
     started = time.monotonic()

@@ -14,6 +14,7 @@ Everything a caller needs is importable from this package.
 """
 
 from devstack.jobrouter.eventgrid.delivery import (
+    DEFAULT_EVENT_LOG_LIMIT,
     DEFAULT_RETRY_SCHEDULE,
     NON_RETRIABLE_STATUSES,
     DeliveryOutcome,
@@ -26,6 +27,7 @@ from devstack.jobrouter.eventgrid.publisher import EventPublisher
 from devstack.jobrouter.eventgrid.subscription import Subscription
 
 __all__ = [
+    "DEFAULT_EVENT_LOG_LIMIT",
     "DEFAULT_RETRY_SCHEDULE",
     "NON_RETRIABLE_STATUSES",
     "VALIDATION_EVENT_TYPE",

@@ -9,6 +9,7 @@ pure functions here; the publisher only carries them out. Guide: docs/eventgrid-
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from devstack.jobrouter.eventgrid.envelopes import PublishedEvent, Schema
 from devstack.jobrouter.events import format_event_time
 
 __all__ = [
+    "DEFAULT_EVENT_LOG_LIMIT",
     "DEFAULT_RETRY_SCHEDULE",
     "NON_RETRIABLE_STATUSES",
     "AttemptResult",
@@ -35,6 +37,9 @@ __all__ = [
 
 #: Event Grid's documented retry schedule in seconds; the last entry repeats (every 12 h).
 DEFAULT_RETRY_SCHEDULE: Final[tuple[float, ...]] = (10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200)
+
+#: How many of the most recent events (with their delivery records) the publisher keeps for the admin API.
+DEFAULT_EVENT_LOG_LIMIT: Final = 10_000
 
 #: Webhook answers Event Grid never retries: the event is dead-lettered (or dropped) at once.
 NON_RETRIABLE_STATUSES: Final = frozenset({400, 401, 403, 413})
@@ -208,11 +213,20 @@ def dead_letter_line(delivery: Delivery, schema: Schema, reason: str, now: datet
 
 
 class DeliveryLedger:
-    """Every delivery in publish order, indexed by event id, and the totals :class:`DeliveryStats` reports."""
+    """What the publisher remembers: the most recent events, their deliveries, and totals since the start.
 
-    def __init__(self) -> None:
-        self._deliveries: list[Delivery] = []
+    The event log keeps the ``limit`` most recent events; when an event leaves it, so do the records of its
+    deliveries (a delivery still in progress carries on and is still counted). The totals
+    :class:`DeliveryStats` reports cover every event ever published, whatever the limit.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"event_log_limit must be an integer >= 1, got {limit!r}")
+        self.events: deque[PublishedEvent] = deque(maxlen=limit)
+        self._deliveries: deque[Delivery] = deque()
         self._by_event: dict[str, list[Delivery]] = {}
+        self._published = 0
         self._outcomes = dict.fromkeys(DeliveryOutcome, 0)
         self._duplicates = 0
         self._attempts = 0
@@ -223,8 +237,18 @@ class DeliveryLedger:
         """Deliveries not finished yet (delivered, dead-lettered, dropped or abandoned)."""
         return self._outcomes[DeliveryOutcome.PENDING]
 
+    def add_event(self, event: PublishedEvent) -> None:
+        """Log a published event; when the log is full, forget the oldest and its delivery records."""
+        if len(self.events) == self.events.maxlen:
+            oldest = self.events[0].id
+            self._by_event.pop(oldest, None)
+            while self._deliveries and self._deliveries[0].event.id == oldest:
+                self._deliveries.popleft()
+        self.events.append(event)
+        self._published += 1
+
     def add(self, delivery: Delivery) -> None:
-        """Record a new, pending delivery."""
+        """Record a new, pending delivery of the event logged last."""
         self._deliveries.append(delivery)
         self._by_event.setdefault(delivery.event.id, []).append(delivery)
         self._outcomes[delivery.outcome] += 1
@@ -246,14 +270,14 @@ class DeliveryLedger:
         return True
 
     def records(self, event_id: str | None = None) -> list[DeliveryRecord]:
-        """Per-delivery records, for one event id or all, in publish order."""
+        """Per-delivery records of the events in the log, for one event id or all, in publish order."""
         chosen = self._deliveries if event_id is None else self._by_event.get(event_id, [])
         return [d.snapshot() for d in chosen]
 
-    def stats(self, *, published: int) -> DeliveryStats:
-        """The totals so far; ``published`` is the number of events published."""
+    def stats(self) -> DeliveryStats:
+        """The totals since the start (not limited to the events still in the log)."""
         return DeliveryStats(
-            published=published,
+            published=self._published,
             deliveries=sum(self._outcomes.values()),
             duplicates=self._duplicates,
             attempts=self._attempts,

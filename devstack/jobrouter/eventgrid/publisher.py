@@ -29,6 +29,7 @@ from typing import Self
 import aiohttp
 
 from devstack.jobrouter.eventgrid.delivery import (
+    DEFAULT_EVENT_LOG_LIMIT,
     NON_RETRIABLE_STATUSES,
     AttemptResult,
     Delivery,
@@ -56,7 +57,8 @@ class EventPublisher:
 
     Lifecycle: construct, ``await start()``, ``publish()`` from the loop thread, ``await drain()`` if you need
     quiescence, ``await close()``. Events published before ``start()`` are recorded and sent once it runs;
-    events published after ``close()`` are recorded but never sent.
+    events published after ``close()`` are recorded but never sent. The event log and the delivery records
+    keep the ``event_log_limit`` most recent events; :meth:`stats` counts everything since the start.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class EventPublisher:
         seed: int | None = None,
         max_concurrency: int = 64,
         validation_retry_interval: float = 2.0,
+        event_log_limit: int = DEFAULT_EVENT_LOG_LIMIT,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if max_concurrency < 1:
@@ -86,8 +89,7 @@ class EventPublisher:
         self.set_duplicate_fraction(duplicate_fraction)
         self._reorder_window = _check_window(reorder_window)
 
-        self.event_log: list[PublishedEvent] = []
-        self._ledger = DeliveryLedger()
+        self._ledger = DeliveryLedger(event_log_limit)
         self._states = subscription_states(self._subscriptions, max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: list[Delivery] = []
@@ -133,6 +135,11 @@ class EventPublisher:
         if self._reorder_window == 0 and self._held:
             self._flush_held()
 
+    @property
+    def event_log(self) -> Sequence[PublishedEvent]:
+        """The most recent ``event_log_limit`` events published, oldest first (read-only)."""
+        return self._ledger.events
+
     def validation_state(self) -> dict[str, ValidationState]:
         """Handshake state per subscription name."""
         return {s.name: s.validation for s in self._states.values()}
@@ -151,7 +158,7 @@ class EventPublisher:
 
     def stats(self) -> DeliveryStats:
         """Delivery totals right now."""
-        return self._ledger.stats(published=len(self.event_log))
+        return self._ledger.stats()
 
     def deliveries(self, event_id: str | None = None) -> list[DeliveryRecord]:
         """Per-delivery records (attempts, outcome), for one event id or all, in publish order."""
@@ -261,7 +268,7 @@ class EventPublisher:
             event_time=self._next_event_time(),
             topic=self._topic,
         )
-        self.event_log.append(published)
+        self._ledger.add_event(published)
         if self._closed:
             _log.debug(
                 "event %s (%s) published after close: recorded, not delivered", published.id, event.event_type
