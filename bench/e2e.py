@@ -37,8 +37,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from bench.common import PYTHON, ROOT, Table, child_env, log, percentile
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.run import fetch_events
 from devstack.demo.stack import ChildProcess, ProcessStack, StackOptions, free_port, wait_until_validated
 from devstack.demo.webhook import AgentWebhook

@@ -31,9 +31,9 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats, SdkActions
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Scenario
 from devstack.demo.stack import Stack, StackError, StackInfo

@@ -31,7 +31,7 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
-from devstack.demo.events import DemoEvent
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.hostlog import DecisionLine
 from devstack.demo.scenario import AgentAppSpec, Range
 from devstack.demo.stack import InProcessStack, StackInfo, StackOptions

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.functions_host import InvocationRecord
 from devstack.jobrouter.eventgrid import DeliveryOutcome
 from tests.e2e.support import LiveStack

@@ -34,8 +34,8 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.run import event_log_limit
 from devstack.demo.stack import ProcessStack, StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
