@@ -240,11 +240,11 @@ def _operation_order(op: str) -> tuple[str, str]:
 
 _INTRO = """\
 Microsoft recorded the `azure-communication-jobrouter` 1.0.0 test suite against the live service on
-2023-11-14 (api-version 2023-11-01; 40 recordings in `../shared/recordings/jobrouter/`, provenance in its
-README). `python -m devstack.parity` (or `make parity`) replays every recorded request, in order, against a
-**fresh emulator per recording** and compares each response with the recorded one; `tests/parity/` runs the
-same replay as one pytest case per recording, so a regression fails CI. This page is generated from that
-run."""
+2023-11-14 (api-version 2023-11-01; 40 recordings, bundled in `tests/parity/recordings/` with their
+provenance in its README). `python -m devstack.parity` (or `make parity`) replays every recorded request,
+in order, against a **fresh emulator per recording** and compares each response with the recorded one;
+`tests/parity/` runs the same replay as one pytest case per recording, so a regression fails CI. This page
+is generated from that run."""
 
 _RULES = """\
 ## How requests are replayed and compared

@@ -8,6 +8,8 @@ same replay, must be current.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devstack.parity.known import KnownDifference, check
@@ -65,3 +67,22 @@ def test_the_parity_page_is_generated_from_the_current_replay(known: tuple[Known
 
     current = (REPO_ROOT / "docs" / "parity.md").read_text(encoding="utf-8")
     assert current == expected, "docs/parity.md is out of date: run `python -m devstack.parity` (make parity)"
+
+
+def test_rules_the_emulator_cannot_evaluate_are_refused_with_400() -> None:
+    if not _RECORDINGS:
+        pytest.skip(NO_RECORDINGS)
+    refused = [
+        (recording.name, result.exchange.index, [d.actual for d in result.differences if d.where == "status"])
+        for recording in _RECORDINGS
+        for result in _replayed(recording).results
+        if _uses_unsupported_rules(result.exchange.request_body)
+    ]
+
+    assert refused, "the recordings hold PowerFx expression and Azure Function rules"
+    assert [r for r in refused if len(r[2]) != 1 or not r[2][0].startswith("400 ")] == []
+
+
+def _uses_unsupported_rules(body: object) -> bool:
+    text = json.dumps(body)
+    return '"kind": "expression"' in text or '"kind": "function"' in text
