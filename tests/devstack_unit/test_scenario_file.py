@@ -16,7 +16,8 @@ from devstack.demo.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenari
 from offer_handlers.decide import Accept, Decline, Leave, decide
 from offer_handlers.events import Envelope, parse_offer
 from offer_handlers.policy import load_policy_file
-from tests.e2e.support import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EXAMPLE: dict[str, Any] = json.loads(DEFAULT_SCENARIO.read_text())
 
