@@ -62,7 +62,7 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	@results=$$(mktemp -d); status=0; \
 	RELIABILITY_RESULTS=$$results $(PY) -m pytest tests/reliability -m "slow or not slow" || status=$$?; \
-	$(PY) -m tests.reliability.report $$results RELIABILITY.md; rm -rf $$results; exit $$status
+	$(PY) -m devstack.reliability_report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -7,6 +7,7 @@ tests/devstack_unit/test_demo_cli_input.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -25,6 +26,7 @@ from azure.communication.jobrouter.models import RouterJob
 from azure.core.credentials import AzureKeyCredential
 
 from devstack.jobrouter import DEV_ACCESS_KEY
+from devstack.polling import WaitTimeout, wait_until
 from tests.e2e.support import ROOT
 
 
@@ -140,10 +142,10 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_until_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while (alive := {pid for pid in pids if _alive(pid)}) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return alive
+    """The pids still alive once all have exited or ``timeout`` seconds have passed."""
+    with contextlib.suppress(WaitTimeout):
+        wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=timeout, interval=0.05)
+    return {pid for pid in pids if _alive(pid)}
 
 
 def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: Start, tmp_path: Path) -> None:
@@ -195,10 +197,12 @@ def test_keep_running_prints_the_endpoints_serves_the_sdk_and_stops_on_ctrl_c(
                 channel_id="chat", queue_id="support-en", labels={"vip": False, "requiresHuman": False}
             ),
         )
-        deadline = time.monotonic() + 20
-        while client.get_job("manual-1").status != "closed" and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert client.get_job("manual-1").status == "closed"
+        wait_until(
+            lambda: client.get_job("manual-1").status == "closed",
+            timeout=20,
+            interval=0.1,
+            what="the manual job closed",
+        )
 
     demo.process.send_signal(signal.SIGINT)
     code, _, stderr = demo.finish(timeout=30)

@@ -1,9 +1,8 @@
-"""Helpers for the emulator specs: SDK clients, bounded polling and small setup steps."""
+"""Helpers for the emulator specs: SDK clients, waits for offers and job states, and small setup steps."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
@@ -19,6 +18,8 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline import PipelineResponse
+
+from devstack.polling import wait_until
 
 
 class HasEndpoint(Protocol):
@@ -39,20 +40,6 @@ def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> 
     """``JobRouterAdministrationClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
     kwargs.setdefault("retry_total", 0)
     return JobRouterAdministrationClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
-
-
-def wait_until[T](
-    check: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.02, what: str = ""
-) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        time.sleep(interval)
 
 
 def setup_queue(

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from devstack.eventgrid_receiver import Answer, EventGridReceiver
 from devstack.jobrouter import events as ev
 from devstack.jobrouter.eventgrid import (
     DeliveryOutcome,
@@ -31,8 +32,6 @@ from devstack.jobrouter.eventgrid import (
     Subscription,
     ValidationState,
 )
-
-from .eventgrid_receiver import Answer, EventGridReceiver
 
 TOPIC = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs"
 EVENT_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")

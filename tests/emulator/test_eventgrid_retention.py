@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.eventgrid_receiver import EventGridReceiver
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, EventPublisher, Subscription
-from tests.emulator.helpers import add_worker, router_client, wait_until
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_worker, router_client
 from tests.emulator.test_eventgrid_delivery import TOPIC, publishing, run_async, worker_event
 from tests.emulator.test_faults_and_admin import admin_http
-
-from .eventgrid_receiver import EventGridReceiver
 
 
 def test_the_default_limit_is_ten_thousand_events() -> None:

@@ -24,7 +24,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status, wait_until
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status
 
 
 def policy(

@@ -11,15 +11,8 @@ from azure.communication.jobrouter.models import DeclineJobOfferOptions, RoundRo
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import EmulatorThread
-from tests.emulator.helpers import (
-    add_job,
-    add_worker,
-    event_types,
-    offers,
-    setup_queue,
-    wait_offer,
-    wait_until,
-)
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer
 
 
 def test_decline_with_retry_offer_at_offers_the_job_again_after_that_time(

@@ -17,15 +17,8 @@ from azure.communication.jobrouter.models import (
 
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from devstack.jobrouter.store import StateFileError, Store
-from tests.emulator.helpers import (
-    add_job,
-    add_worker,
-    admin_client,
-    router_client,
-    setup_queue,
-    wait_offer,
-    wait_until,
-)
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_job, add_worker, admin_client, router_client, setup_queue, wait_offer
 
 
 def test_a_restart_keeps_every_resource_and_the_pending_offer(tmp_path: Path) -> None:

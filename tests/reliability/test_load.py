@@ -39,6 +39,7 @@ from devstack.demo.demo_event import DemoEvent
 from devstack.demo.run import event_log_limit
 from devstack.demo.stack import ProcessStack, StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
+from devstack.polling import wait_until_async
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.accounting import OfferBook
 from tests.reliability.figures import record
@@ -83,17 +84,6 @@ class Admin:
         async with self._session.request(method, f"{self._endpoint}{path}", json=body) as response:
             response.raise_for_status()
             return await response.json()
-
-
-async def wait(check: Any, *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.25)
 
 
 async def run_load(jobs: int, log_dir: Path, scanner: SecretScanner) -> dict[str, Any]:
@@ -174,7 +164,9 @@ async def drive(
         for index in range(0, jobs, BATCH):
             # Closed-loop load: offers live 60 s, and Job Router deregisters a worker whose offer expires,
             # so more work than the function can answer in time would stall every bot (see RELIABILITY.md).
-            await wait(caught_up, timeout=60, what=f"the function catching up at job {index}")
+            await wait_until_async(
+                caught_up, timeout=60, interval=0.25, what=f"the function catching up at job {index}"
+            )
             reorder = (index // BATCH) % REORDER_EVERY == REORDER_EVERY // 2
             if reorder:
                 await admin.send("PUT", "/admin/publisher", {"reorderWindow": REORDER_WINDOW})
@@ -190,7 +182,7 @@ async def drive(
             return received[ev.OFFER_ACCEPTED] >= jobs
 
         try:
-            await wait(all_assigned, timeout=60, what="every job's offer accepted")
+            await wait_until_async(all_assigned, timeout=60, interval=0.25, what="every job's offer accepted")
         except AssertionError as err:
             state = await admin.get("/admin/state")
             statuses = Counter(j["body"]["status"] for j in state["jobs"])
@@ -207,7 +199,7 @@ async def drive(
             stats = (await admin.get("/admin/publisher"))["stats"]
             return bool(stats["pending"] == 0)
 
-        await wait(drained, timeout=60, what="every delivery finished")
+        await wait_until_async(drained, timeout=60, interval=0.25, what="every delivery finished")
         settle = stack.host_snapshot().invocations
         await asyncio.sleep(0.5)
         assert stack.host_snapshot().invocations == settle  # nothing more arrives
