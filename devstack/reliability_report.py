@@ -220,7 +220,7 @@ def _secrets(figures: Mapping[str, Any]) -> list[str]:
     out += [
         "The emulator answers 401 to a bad HMAC signature, a stale `x-ms-date` (20 minutes) and a missing "
         "`Authorization` (a correctly signed control request gets 404): "
-        "`pytest tests/reliability/test_secrets_last.py -k 401`.",
+        "`pytest tests/reliability/test_secrets_never_logged.py -k 401`.",
         "",
     ]
     return out
