@@ -1,7 +1,11 @@
-"""Helpers for the emulator specs: SDK clients, waits for offers and job states, and small setup steps."""
+"""Helpers for the emulator specs: SDK clients, the plain admin HTTP call, waits for offers and job states,
+and small setup steps."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -152,3 +156,18 @@ def event_types(emu: Any, *, subject_contains: str = "") -> list[str]:
         for e in emu.events
         if subject_contains in e.subject
     ]
+
+
+def admin_http(emu: HasEndpoint, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+    """A plain HTTP call to the admin API (no signature)."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(emu.endpoint + path, data=data, method=method)  # noqa: S310 - loopback
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            text = response.read()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read() or b"null")

@@ -9,9 +9,8 @@ from devstack.eventgrid_receiver import EventGridReceiver
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, EventPublisher, Subscription
 from devstack.polling import wait_until
-from tests.emulator.helpers import add_worker, router_client
-from tests.emulator.test_eventgrid_delivery import TOPIC, publishing, run_async, worker_event
-from tests.emulator.test_faults_and_admin import admin_http
+from tests.emulator.eventgrid_helpers import TOPIC, publishing, run_async, worker_event
+from tests.emulator.helpers import add_worker, admin_http, router_client
 
 
 def test_the_default_limit_is_ten_thousand_events() -> None:
