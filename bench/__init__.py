@@ -1,1 +1,1 @@
-"""Benchmarks (issue 5). Run everything with ``python -m bench``; it rewrites BENCHMARKS.md."""
+"""Benchmarks. Run everything with ``python -m bench``; it rewrites BENCHMARKS.md."""

@@ -21,6 +21,7 @@ from azure.core.exceptions import HttpResponseError
 
 
 async def main(endpoint: str, key: str) -> None:
+    """Serve the Event Grid webhook: accept every delivered offer with one async SDK call."""
     client = JobRouterClient(endpoint, AzureKeyCredential(key), retry_total=0)
 
     async def handle(request: web.Request) -> web.Response:

@@ -46,6 +46,7 @@ class Row:
 
     @staticmethod
     def ratio_of(value: float, baseline: float | None) -> float | None:
+        """``value / baseline``, or None without a (non-zero) baseline."""
         return None if not baseline else value / baseline
 
 
@@ -72,11 +73,13 @@ class Table:
         target: str = "-",
         passed: bool | None = None,
     ) -> Row:
+        """Append one figure (with its baseline and target, when it has them) and return it."""
         row = Row(name, value, unit, baseline_name, baseline, target, passed, Row.ratio_of(value, baseline))
         self.rows.append(row)
         return row
 
     def markdown(self) -> str:
+        """This benchmark's section of BENCHMARKS.md."""
         out = [f"## {self.title}", ""]
         if self.intro:
             out += [self.intro, ""]
@@ -102,10 +105,12 @@ class Table:
 
 
 def verdict(passed: bool | None) -> str:
+    """The Result column: pass, **MISS**, or - for a figure without a target."""
     return "-" if passed is None else ("pass" if passed else "**MISS**")
 
 
 def fmt(value: float, unit: str) -> str:
+    """``value`` with its unit, rounded to what the unit needs."""
     if unit in ("µs", "ms"):
         return f"{value:.2f} {unit}" if value < 100 else f"{value:.0f} {unit}"
     if unit == "s":
@@ -129,6 +134,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def median(values: Sequence[float]) -> float:
+    """The median of ``values``."""
     return statistics.median(values)
 
 
@@ -149,6 +155,7 @@ def machine() -> str:
 
 
 def today() -> str:
+    """The current UTC date and time, to the minute, for the report's header."""
     return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
 
 
@@ -164,4 +171,5 @@ def child_env(*, bytecode: bool = True, **extra: str) -> dict[str, str]:
 
 
 def log(message: str) -> None:
+    """A progress line on stderr (the report goes to BENCHMARKS.md)."""
     print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -1,9 +1,9 @@
 """Benchmark 5: end to end through the dev stack, against a bare-subscriber floor in the same run.
 
-The stack is the one ``python -m devstack`` runs (``devstack.demo.stack.ProcessStack``): the Job Router
-emulator and the Functions host stand-in as two processes; the emulator's Event Grid publisher delivers each
-``RouterWorkerOfferIssued`` to the host's webhook, the host invokes ``on_offer_issued`` through the worker
-library, and the function accepts over the SDK. The floor replaces host + function with
+The stack is the one ``python -m devstack`` runs (``devstack.demo.process_stack.ProcessStack``): the Job
+Router emulator and the Functions host stand-in as two processes; the emulator's Event Grid publisher
+delivers each ``RouterWorkerOfferIssued`` to the host's webhook, the host invokes ``on_offer_issued``
+through the worker library, and the function accepts over the SDK. The floor replaces host + function with
 ``bench/bare_subscriber.py`` (one async SDK accept per delivered event) behind the same emulator command line.
 
 Load is closed-loop: ``C`` offers are kept in flight (a new job is submitted as soon as an offer is accepted),
@@ -39,8 +39,9 @@ from azure.core.credentials import AzureKeyCredential
 from bench.common import PYTHON, ROOT, Table, child_env, log, percentile
 from devstack.demo import demo_event as ev
 from devstack.demo.demo_event import DemoEvent
+from devstack.demo.process_stack import ChildProcess, ProcessStack
 from devstack.demo.run import fetch_events
-from devstack.demo.stack import ChildProcess, ProcessStack, StackOptions, free_port, wait_until_validated
+from devstack.demo.stack import StackOptions, free_port, wait_until_validated
 from devstack.demo.webhook import AgentWebhook
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 
@@ -53,6 +54,8 @@ EVENT_LOG_LIMIT = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class LevelResult:
+    """One concurrency level's figures: throughput, offer-to-answer latency (ms), CPU per offer (ms)."""
+
     concurrency: int
     offers_per_s: float
     p50: float
@@ -78,6 +81,7 @@ class Feedback:
 
     @property
     def spec(self) -> str:
+        """The driver's ``--webhook`` spec: accepted-offer events only."""
         # The stack appends "#name=agent-app" to what it is given; with a fragment of our own in front, that
         # ends up inside our `name` value, and `types` keeps the subscription to accepts only.
         return f"{self.webhook.url}#types=RouterWorkerOfferAccepted&name=bench-feedback"
@@ -227,8 +231,10 @@ def machine_busy_seconds() -> float:
 
 
 class Profiler:
-    """CPU seconds each process (and this driver) spends in the measured window; optionally py-spy
-    (requirements-dev.txt) sampling them meanwhile, as raw collapsed stacks in ``out_dir``."""
+    """CPU seconds each process (and this driver) spends in the measured window.
+
+    Optionally py-spy (requirements-dev.txt) samples them meanwhile, as raw collapsed stacks in ``out_dir``.
+    """
 
     def __init__(
         self, out_dir: Path | None, label: str, duration: float, pids: dict[str, int | None]
@@ -240,6 +246,7 @@ class Profiler:
         self.cpu: dict[str, float] = {}
 
     def start(self) -> None:
+        """Take the CPU counters and, with an output folder, start py-spy on every process."""
         self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self._before["whole machine"] = machine_busy_seconds()
         if self.out_dir is None:
@@ -272,10 +279,12 @@ class Profiler:
             )
 
     def stop(self) -> None:
+        """CPU seconds used since ``start``, per process and for the whole machine."""
         self.cpu = {name: cpu_seconds(pid) - self._before.get(name, 0.0) for name, pid in self.pids.items()}
         self.cpu["whole machine"] = machine_busy_seconds() - self._before["whole machine"]
 
     def wait(self) -> None:
+        """Wait for the py-spy recorders to finish writing (kill one that hangs)."""
         for proc in self.procs:
             try:
                 proc.wait(timeout=self.duration + 30)
@@ -370,6 +379,7 @@ async def _all(
 
 
 def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: float = 8.0) -> Table:
+    """Run floor and stack at every concurrency level and tabulate throughput, latency and CPU."""
     started = time.monotonic()
     results = asyncio.run(_all(levels, warmup, duration))
     table = Table(

@@ -49,6 +49,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str, str]:
+    """Start ``python -m devstack.jobrouter`` on a free port; its process, endpoint and key."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "devstack.jobrouter", "--port", "0", "--log-level", "WARNING"],
@@ -67,6 +68,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str, str]:
 
 
 def accept_round_trips(client: Any, iterations: int) -> tuple[list[float], list[float]]:
+    """Per job: milliseconds from upsert to offer, and of the accept call itself."""
     accept_ms: list[float] = []
     offer_ms: list[float] = []
     for n in range(iterations):
@@ -97,6 +99,7 @@ def server_cpu_seconds(pid: int) -> float | None:
 
 
 def throughput(endpoint: str, key: str, threads: int, duration: float) -> tuple[float, int]:
+    """``get_worker`` calls per second from ``threads`` clients for ``duration`` seconds."""
     counts = [0] * threads
     stop = time.monotonic() + duration
 
@@ -116,6 +119,7 @@ def throughput(endpoint: str, key: str, threads: int, duration: float) -> tuple[
 
 
 def main() -> None:
+    """Measure the accept round trip and the request throughput; print them as a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=500, help="accept round trips to measure")
     parser.add_argument("--threads", type=int, default=4, help="client threads for the throughput run")

@@ -26,6 +26,7 @@ def _child(what: str, n: int) -> dict[str, Any]:
 
 
 def overhead(count: int) -> Table:
+    """The handler's overhead per offer: through the worker library, direct, and a bare SDK call."""
     log(f"handler overhead: {count} offers per side")
     r = _child("overhead", count)
     h, d, b = r["handler_ms"], r["direct_ms"], r["bare_ms"]
@@ -110,6 +111,7 @@ def overhead(count: int) -> Table:
 
 
 def memory(n: int) -> Table:
+    """RSS after 1, n/2 and n invocations of distinct offers (the settled-offer memory filling)."""
     log(f"memory: {n} invocations")
     r = _child("memory", n)
     (_n1, peak1, rss1), (n_half, peak_half, rss_half), (n_all, peak_all, rss_all) = r["points"]

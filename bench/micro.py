@@ -30,6 +30,7 @@ def _suite(quick: bool) -> tuple[pyperf.BenchmarkSuite, str]:
 
 
 def run(*, quick: bool = False) -> tuple[Table, Table]:
+    """The decide and parse micro-benchmarks (pyperf), as two tables."""
     log("decide/parse: pyperf")
     suite, command = _suite(quick)
 

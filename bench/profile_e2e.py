@@ -16,6 +16,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bench.common import ROOT
 from bench.e2e import _floor_level, _stack_level
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
@@ -26,7 +27,8 @@ def _name(frame: str) -> str:
     if match is None:
         return frame.strip()
     file = match["file"]
-    for marker in ("site-packages/", "lib/python3.13/", "/work/main/"):
+    # Shorten to a path inside the installed packages, the standard library or this repository.
+    for marker in ("site-packages/", "lib/python3.13/", f"{ROOT}/"):
         if marker in file:
             file = file.split(marker, 1)[1]
     return f"{file}:{match['func']}"
@@ -68,6 +70,7 @@ async def _run(concurrency: int, duration: float, out: Path) -> None:
 
 
 def main() -> None:
+    """Profile one end-to-end level, stack and floor, with py-spy; print the busiest functions per process."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--duration", type=float, default=6.0)

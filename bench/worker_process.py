@@ -104,7 +104,7 @@ def _log_decisions_to_devnull() -> None:
 
 
 def overhead(count: int) -> dict[str, Any]:
-    """Three sides, rotating offer by offer (A B C A B C ...), each on a fresh offer of the same worker:
+    """Time three sides, rotating offer by offer (A B C A B C ...), each on a fresh offer of one worker.
 
     - ``invoke``: the function through the worker library (``WorkerApp.invoke``);
     - ``direct``: the same process-wide ``OfferHandler.handle`` called on this thread (no worker library);
@@ -184,11 +184,12 @@ def _reset_peak() -> bool:
 
 
 def memory(count: int, concurrency: int = 8) -> dict[str, Any]:
-    """``count`` invocations of distinct offers; the emulator answers 404 (unknown offer) so each one is a
-    full SDK call that settles the offer id (Outcome.GONE), filling the settled-offer memory.
+    """RSS over ``count`` invocations of distinct offers, filling the settled-offer memory.
 
-    Peak and current RSS after the first invocation, after half of them and after all (the peak is reset
-    once the app is loaded, before the first invocation)."""
+    The emulator answers 404 (unknown offer), so each one is a full SDK call that settles the offer id
+    (Outcome.GONE). Peak and current RSS after the first invocation, after half of them and after all (the
+    peak is reset once the app is loaded, before the first invocation).
+    """
     proc, endpoint, key = start_emulator()
     try:
         _setup_router(endpoint, key)

@@ -73,10 +73,12 @@ class ReceivedRequest:
 
     @property
     def is_validation(self) -> bool:
+        """True for the ``SubscriptionValidation`` handshake request."""
         return (self.aeg_event_type or "").lower() == "subscriptionvalidation"
 
     @property
     def is_notification(self) -> bool:
+        """True for a ``Notification`` request (one that carries events)."""
         return (self.aeg_event_type or "").lower() == "notification"
 
     @property
@@ -383,6 +385,7 @@ class EventGridReceiverThread:
 
     @property
     def url(self) -> str:
+        """The webhook URL to subscribe (the receiver's; see :attr:`EventGridReceiver.url`)."""
         return self.receiver.url
 
     def wait_for_events(

@@ -283,6 +283,7 @@ def render(figures: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Render RESULTS_DIR's figures into OUTPUT (default RELIABILITY.md); exit code 2 on bad arguments."""
     if not 1 <= len(argv) <= 2:
         print("usage: python -m devstack.reliability_report RESULTS_DIR [OUTPUT]", file=sys.stderr)
         return 2

@@ -85,6 +85,49 @@ param instanceMemoryMB int = 2048
 @minValue(1)
 param deadLetterRetentionDays int = 30
 
+@description('Always-ready instances for on_offer_issued (billed around the clock). 0 lets it scale to zero, and a cold start can then outlast an offer (see docs/deploy.md).')
+@minValue(0)
+@maxValue(20)
+param alwaysReadyInstanceCount int = 1
+
+@description('How deployments and setting changes replace instances. RollingUpdate (preview) lets in-flight offers finish; Recreate ends them (see docs/deploy.md).')
+@allowed([
+  'RollingUpdate'
+  'Recreate'
+])
+param siteUpdateStrategy string = 'RollingUpdate'
+
+@description('PYTHON_THREADPOOL_THREAD_COUNT: synchronous invocations one worker process runs at once (the default pool is vCPUs + 4).')
+@minValue(1)
+@maxValue(128)
+param pythonThreadpoolThreadCount int = 32
+
+@description('Telemetry: classic (the host sends Application Insights telemetry) or openTelemetry (host and Python worker export OpenTelemetry to the same resource).')
+@allowed([
+  'classic'
+  'openTelemetry'
+])
+param telemetryMode string = 'classic'
+
+@description('Object id granted Storage Blob Data Reader on the dead-letter container. azd passes the signed-in principal. Empty: nobody.')
+param principalId string = ''
+
+@description('E-mail address the alerts notify. Empty: the action group has no receivers.')
+param alertEmail string = ''
+
+@description('Failed on_offer_issued invocations in 5 minutes above which the failed-invocations alert fires.')
+@minValue(0)
+param failedInvocationsThreshold int = 5
+
+@description('Percentage of offers already expired on arrival, over 15 minutes, above which the expired-share alert fires.')
+@minValue(0)
+@maxValue(100)
+param expiredPercentThreshold int = 5
+
+@description('95th percentile of offer age at answer, in ms over 15 minutes, above which the offer-age alert fires.')
+@minValue(1)
+param offerAgeP95ThresholdMs int = 2000
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -142,6 +185,7 @@ module storage 'app/storage.bicep' = {
     deadLetterRetentionDays: deadLetterRetentionDays
     functionIdentityPrincipalId: identities.outputs.functionIdentityPrincipalId
     eventGridIdentityPrincipalId: identities.outputs.eventGridIdentityPrincipalId
+    deadLetterReaderPrincipalId: principalId
   }
 }
 
@@ -193,6 +237,11 @@ module functionApp 'app/function.bicep' = {
     offerPolicyFile: offerPolicyFile
     offerPolicyBase64: offerPolicyBase64
     offerDecider: offerDecider
+    functionName: functionName
+    alwaysReadyInstanceCount: alwaysReadyInstanceCount
+    siteUpdateStrategy: siteUpdateStrategy
+    pythonThreadpoolThreadCount: pythonThreadpoolThreadCount
+    telemetryMode: telemetryMode
   }
 }
 
@@ -213,6 +262,34 @@ module events 'app/events.bicep' = {
     maxDeliveryAttempts: maxDeliveryAttempts
     deadLetterStorageAccountId: storage.outputs.storageAccountId
     deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+}
+
+module operations 'app/operations.bicep' = {
+  name: 'operations'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    systemTopicId: events.outputs.systemTopicId
+    actionGroupName: 'ag-${resourceToken}'
+    alertEmail: alertEmail
+    failedInvocationsThreshold: failedInvocationsThreshold
+    expiredPercentThreshold: expiredPercentThreshold
+    offerAgeP95ThresholdMs: offerAgeP95ThresholdMs
+    namePrefix: 'alert-${resourceToken}'
+  }
+}
+
+module deliveryAlerts 'app/delivery-alerts.bicep' = {
+  name: 'delivery-alerts'
+  scope: resourceGroup(acsSubscriptionId, acsResourceGroupName)
+  params: {
+    systemTopicName: events.outputs.systemTopicName
+    tags: tags
+    actionGroupId: operations.outputs.actionGroupId
+    namePrefix: 'alert-${resourceToken}'
   }
 }
 

@@ -1,8 +1,9 @@
 """Decide Azure Communication Services Job Router offers by policy (the core of the offer handler).
 
 Plain Python: nothing here imports ``azure.functions``. ``function_app.py`` is the thin shell that
-turns the trigger object into an ``Envelope`` and hands it to ``OfferHandler``. The names below are
-what an OFFER_DECIDER plug-in needs: the offer, the policy and the three decisions.
+turns the trigger object into an ``Envelope`` and hands it to ``OfferHandler`` (offers) or
+``FleetKeeper`` (the bot fleet). The names below are what an OFFER_DECIDER plug-in needs: the offer,
+the policy and the three decisions, and the package's error tree.
 """
 
 from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
@@ -10,9 +11,11 @@ from offer_handlers.errors import (
     ConfigurationError,
     InvalidDeciderError,
     InvalidEventError,
+    InvalidFleetError,
     InvalidPolicyError,
     OfferHandlerError,
     RetryableServiceError,
+    WorkerChangedError,
 )
 from offer_handlers.events import Envelope, Offer
 from offer_handlers.policy import Policy
@@ -26,11 +29,13 @@ __all__ = [
     "Envelope",
     "InvalidDeciderError",
     "InvalidEventError",
+    "InvalidFleetError",
     "InvalidPolicyError",
     "Leave",
     "Offer",
     "OfferHandlerError",
     "Policy",
     "RetryableServiceError",
+    "WorkerChangedError",
     "decide",
 ]

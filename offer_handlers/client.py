@@ -1,5 +1,7 @@
 """Building the Job Router client, with budgets sized to an offer, behind ``OfferResponder``.
 
+``build_sdk_client`` is the one factory; the bot fleet's registrar (worker_registrar.py) uses it too.
+
 Two auth paths, chosen by the settings:
 
 * ``JOBROUTER_CONNECTION_STRING``: key (HMAC) auth through the public ``JobRouterClient``, built from
@@ -21,7 +23,7 @@ import copy
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, override
 from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -45,11 +47,15 @@ __all__ = [
     "RedactingNetworkTraceLoggingPolicy",
     "SdkOfferResponder",
     "build_responder",
+    "build_sdk_client",
     "parse_connection_string",
 ]
 
 # The scope the .NET, Java and JS Job Router clients request (the double slash is theirs, and needed).
 ENTRA_SCOPE: Final = "https://communication.azure.com//.default"
+# The health check reads this worker id, which no deployment registers: Job Router answers 404 when the
+# credentials are good and 401/403 when they are not (a 200 would prove access just as well).
+PROBE_WORKER_ID: Final = "offer-handler-health-probe-0000"
 # Event Grid abandons a delivery after 30 s; no call (retries included) may outlast that.
 MAX_CALL_SECONDS: Final = 25.0
 _BACKOFF_FACTOR: Final = 0.2
@@ -65,6 +71,8 @@ class _OfferClient(Protocol):
     def decline_job_offer(
         self, worker_id: str, offer_id: str, options: Any = None, **kwargs: Any
     ) -> None: ...
+
+    def get_worker(self, worker_id: str, **kwargs: Any) -> object: ...
 
 
 class SdkOfferResponder:
@@ -102,6 +110,15 @@ class SdkOfferResponder:
         options = DeclineJobOfferOptions(retry_offer_at=retry_at)
         self._client.decline_job_offer(worker_id, offer_id, options, **self._budget(timeout))
 
+    def check_access(self, *, timeout: float) -> None:
+        """Read a worker that does not exist: a 404 (``ResourceNotFoundError``) proves the credentials."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._client.get_worker(PROBE_WORKER_ID, **self._budget(timeout))
+        except ResourceNotFoundError:
+            return
+
 
 class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """A ``RetryPolicy`` that never sleeps or retries past the call's ``timeout``.
@@ -109,11 +126,13 @@ class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     azure-core honours ``Retry-After`` even beyond the absolute timeout; an offer would expire meanwhile.
     """
 
+    @override
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
         settings["deadline"] = time.monotonic() + float(settings["timeout"])
         return settings
 
+    @override
     def is_retry[
         Req: (HttpRequest, LegacyHttpRequest),
         Resp: (HttpResponse, LegacyHttpResponse, AsyncHttpResponse, LegacyAsyncHttpResponse),
@@ -138,6 +157,7 @@ class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
 class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
     """azure-core's network trace (``logging_enable=True``), with the secret-bearing headers redacted."""
 
+    @override
     def on_request(self, request: PipelineRequest[Any]) -> None:
         original = request.http_request
         shown = copy.copy(original)
@@ -195,6 +215,24 @@ def build_responder(
     logging_enable: bool = False,
 ) -> SdkOfferResponder:
     """Build the client the settings call for; ``transport``/``credential`` are for tests."""
+    client, call_options = build_sdk_client(
+        settings, transport=transport, credential=credential, logging_enable=logging_enable
+    )
+    return SdkOfferResponder(client, request_timeout=settings.request_timeout, call_options=call_options)
+
+
+def build_sdk_client(
+    settings: Settings,
+    *,
+    transport: HttpTransport[HttpRequest, HttpResponse] | None = None,
+    credential: TokenCredential | None = None,
+    logging_enable: bool = False,
+) -> tuple[Any, dict[str, object]]:
+    """The Job Router client the settings call for, and the options every call must pass.
+
+    Key auth gives the public ``JobRouterClient``; Entra ID the generated client with a bearer policy
+    (whose calls over plain http need ``enforce_https=False``). Both have the same operations.
+    """
     options: dict[str, Any] = {
         "retry_policy": DeadlineRetryPolicy(
             retry_total=settings.max_retries,
@@ -214,8 +252,7 @@ def build_responder(
         from azure.core.credentials import AzureKeyCredential
 
         endpoint, access_key = parse_connection_string(settings.connection_string)
-        client = JobRouterClient(endpoint, AzureKeyCredential(access_key), **options)
-        return SdkOfferResponder(client, request_timeout=settings.request_timeout)
+        return JobRouterClient(endpoint, AzureKeyCredential(access_key), **options), {}
 
     if settings.endpoint is not None:
         from azure.communication.jobrouter._client import JobRouterClient as GeneratedJobRouterClient
@@ -231,10 +268,8 @@ def build_responder(
         options["authentication_policy"] = BearerTokenCredentialPolicy(credential, ENTRA_SCOPE)
         generated = GeneratedJobRouterClient(endpoint, **options)
         # azure-core refuses bearer tokens over plain http unless told per call (the local emulator's mode).
-        call_options = {"enforce_https": False} if endpoint.startswith("http://") else {}
-        return SdkOfferResponder(
-            generated, request_timeout=settings.request_timeout, call_options=call_options
-        )
+        call_options: dict[str, object] = {"enforce_https": False} if endpoint.startswith("http://") else {}
+        return generated, call_options
 
     raise ConfigurationError(
         f"set {CONNECTION_STRING} (key auth) or {ENDPOINT} (Microsoft Entra ID); neither is set",

@@ -1,8 +1,10 @@
-"""Parsing at the edge: a delivered event (either schema) becomes a frozen, typed ``Offer``.
+"""Parsing at the edge: a delivered event (either schema) becomes a frozen, typed value.
 
-This is the only module that knows the wire names (``workerId``, ``offeredOn``, ``expiryTimeUtc``, ...).
-Everything past it sees ``Offer`` with snake_case fields and aware UTC datetimes, never a dict.
-A malformed payload raises ``InvalidEventError`` naming the field; nothing else escapes.
+An offer-issued event becomes an ``Offer``; a worker lifecycle event (offer expired, worker
+deregistered) an ``OfferExpired`` or a ``WorkerDeregistered``. This is the only module that knows the
+events' wire names (``workerId``, ``offeredOn``, ``expiryTimeUtc``, ...). Everything past it sees
+snake_case fields and aware UTC datetimes, never a dict. A malformed payload raises
+``InvalidEventError`` naming the field; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -18,19 +20,31 @@ from typing import Final, Literal
 from offer_handlers.errors import InvalidEventError
 
 __all__ = [
+    "OFFER_EXPIRED",
     "OFFER_ISSUED",
+    "WORKER_DEREGISTERED",
+    "WORKER_LIFECYCLE_EVENT_TYPES",
     "Envelope",
     "LabelValue",
     "Offer",
+    "OfferExpired",
     "OfferIds",
     "Schema",
+    "WorkerDeregistered",
+    "WorkerLifecycleEvent",
     "envelopes_from_json",
     "is_offer_issued",
+    "is_worker_lifecycle",
     "parse_offer",
+    "parse_worker_lifecycle",
     "peek_ids",
 ]
 
 OFFER_ISSUED: Final = "Microsoft.Communication.RouterWorkerOfferIssued"
+OFFER_EXPIRED: Final = "Microsoft.Communication.RouterWorkerOfferExpired"
+WORKER_DEREGISTERED: Final = "Microsoft.Communication.RouterWorkerDeregistered"
+# The events on_worker_lifecycle acts on (its Event Grid subscription filters to exactly these).
+WORKER_LIFECYCLE_EVENT_TYPES: Final = (OFFER_EXPIRED, WORKER_DEREGISTERED)
 
 type Schema = Literal["eventgrid", "cloudevents"]
 type LabelValue = str | int | float | bool
@@ -75,6 +89,29 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferExpired:
+    """A ``RouterWorkerOfferExpired`` event: the worker let an offer expire (Job Router deregisters it)."""
+
+    event_id: str
+    worker_id: str
+    offer_id: str | None = None
+    job_id: str | None = None
+    queue_id: str | None = None
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDeregistered:
+    """A ``RouterWorkerDeregistered`` event: the worker no longer receives offers."""
+
+    event_id: str
+    worker_id: str
+
+
+type WorkerLifecycleEvent = OfferExpired | WorkerDeregistered
+
+
+@dataclass(frozen=True, slots=True)
 class OfferIds:
     """Whatever ids could be read from an event, even a malformed one (for log lines)."""
 
@@ -87,6 +124,11 @@ class OfferIds:
 def is_offer_issued(envelope: Envelope) -> bool:
     """Whether the event is a ``RouterWorkerOfferIssued`` (anything else is acknowledged and ignored)."""
     return envelope.event_type == OFFER_ISSUED
+
+
+def is_worker_lifecycle(envelope: Envelope) -> bool:
+    """Whether the event is a ``RouterWorkerOfferExpired`` or a ``RouterWorkerDeregistered``."""
+    return envelope.event_type in WORKER_LIFECYCLE_EVENT_TYPES
 
 
 def envelopes_from_json(body: object) -> tuple[Envelope, ...]:
@@ -160,6 +202,55 @@ def parse_offer(envelope: Envelope) -> Offer:
         worker_labels=fields.labels("workerLabels"),
         worker_tags=fields.labels("workerTags"),
     )
+
+
+def parse_worker_lifecycle(envelope: Envelope) -> WorkerLifecycleEvent:
+    """Validate an offer-expired or worker-deregistered event; raises ``InvalidEventError``.
+
+    The schema marks every field optional, so only the worker id is required; when ``data`` lacks it,
+    it is read from the subject (``worker/{workerId}`` or ``worker/{workerId}/job/{jobId}``).
+    """
+    event_id = envelope.event_id
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEventError("the event has no id", field="id")
+    if not is_worker_lifecycle(envelope):
+        field = "type" if envelope.schema == "cloudevents" else "eventType"
+        expected = " or ".join(repr(t) for t in WORKER_LIFECYCLE_EVENT_TYPES)
+        raise InvalidEventError(f"expected {expected}", field=field, event_id=event_id)
+    data = _data_or_none(envelope.data)
+    if data is None:
+        raise InvalidEventError(
+            f"expected a JSON object, got {_kind(envelope.data)}", field="data", event_id=event_id
+        )
+    fields = _Fields(data, event_id)
+    if data.get("workerId") is not None:
+        worker_id = fields.required_id("workerId")
+    else:
+        from_subject = _worker_from_subject(envelope.subject)
+        if from_subject is None:
+            raise InvalidEventError(
+                "missing (and the subject names no worker)", field="data.workerId", event_id=event_id
+            )
+        worker_id = from_subject
+    if envelope.event_type == WORKER_DEREGISTERED:
+        return WorkerDeregistered(event_id=event_id, worker_id=worker_id)
+    return OfferExpired(
+        event_id=event_id,
+        worker_id=worker_id,
+        offer_id=fields.optional_str("offerId"),
+        job_id=fields.optional_str("jobId"),
+        queue_id=fields.optional_str("queueId"),
+        channel_id=fields.optional_str("channelId"),
+    )
+
+
+def _worker_from_subject(subject: object) -> str | None:
+    if not isinstance(subject, str):
+        return None
+    parts = subject.split("/")
+    if len(parts) >= 2 and parts[0] == "worker" and parts[1].strip() and len(parts[1]) <= _MAX_ID_LENGTH:
+        return parts[1]
+    return None
 
 
 def _data_or_none(data: object) -> dict[str, object] | None:

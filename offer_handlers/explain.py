@@ -2,7 +2,8 @@
 
 For people writing policies: prints the parsed offer, each rule tried (and the condition that
 failed), the decision and the rule that matched. No network, no settings. Exit code 2 with a
-clear message for an invalid policy, decider or event.
+clear message for an invalid policy, decider or event. ``trace`` and ``describe``, the pure part,
+say which rules were tried and why each failed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, assert_never
 
-from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide, describe, trace
+from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
 from offer_handlers.errors import InvalidEventError, InvalidPolicyError, OfferHandlerError
 from offer_handlers.events import (
     Envelope,
@@ -24,9 +26,20 @@ from offer_handlers.events import (
     is_offer_issued,
     parse_offer,
 )
-from offer_handlers.policy import NO_POLICY, Policy, load_policy_file
+from offer_handlers.policy import (
+    NO_POLICY,
+    Condition,
+    LabelSelector,
+    MinTimeLeft,
+    OneOf,
+    Policy,
+    PriorityRange,
+    Rule,
+    TimeWindow,
+)
+from offer_handlers.policy_document import load_policy_file
 
-__all__ = ["add_parser", "run"]
+__all__ = ["RuleTrace", "UsageError", "add_parser", "describe", "run", "trace"]
 
 _SCHEMA_NAMES = {"eventgrid": "Event Grid schema", "cloudevents": "CloudEvents 1.0 schema"}
 
@@ -193,3 +206,51 @@ def _describe_decision(decision: Decision) -> str:
             return f"DECLINE with retry (retryOfferAt {retry_at.isoformat()}: offered again from then on)"
         case Leave():
             return "LEAVE (no call: someone else answers the offer, or it expires)"
+
+
+# --- explaining: which rules were tried and why each failed (pure) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one rule fared: ``failed`` is the first condition that did not hold (``None``: it matched)."""
+
+    rule: Rule
+    failed: Condition | None
+
+
+def trace(offer: Offer, policy: Policy, *, now: datetime) -> tuple[RuleTrace, ...]:
+    """Evaluate rules in order up to and including the first match, recording why each earlier one failed."""
+    traces = []
+    for rule in policy.rules:
+        failed = next(
+            (c for c, p in zip(rule.conditions, rule.predicates, strict=True) if not p(offer, now)), None
+        )
+        traces.append(RuleTrace(rule, failed))
+        if failed is None:
+            break
+    return tuple(traces)
+
+
+def describe(condition: Condition) -> str:
+    """A one-line, human-readable form of a condition."""
+    match condition:
+        case OneOf(attribute=attribute, values=values):
+            name = {"queue_id": "queue", "channel_id": "channel", "worker_id": "worker"}[attribute]
+            return f"{name} is one of {', '.join(sorted(values))}"
+        case PriorityRange(minimum=minimum, maximum=maximum):
+            low = "-inf" if minimum is None else str(minimum)
+            high = "+inf" if maximum is None else str(maximum)
+            return f"job priority in [{low}, {high}]"
+        case LabelSelector(source=source, key=key, operator=operator, value=value):
+            if operator in ("present", "absent"):
+                return f"{source} {key!r} is {operator}"
+            return f"{source} {key!r} {operator} {json.dumps(value)}"
+        case TimeWindow(zone=zone, days=days, start=start, end=end):
+            names = ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sorted(days))
+            until = "24:00" if end is None else end.strftime("%H:%M")
+            return f"local time in {zone.key} on {names} between {start.strftime('%H:%M')} and {until}"
+        case MinTimeLeft(seconds=seconds):
+            return f"at least {seconds:g} s left before the offer expires"
+        case _:
+            assert_never(condition)

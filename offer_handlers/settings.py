@@ -18,11 +18,17 @@ from offer_handlers.errors import ConfigurationError
 __all__ = [
     "CONNECTION_STRING",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RECONCILE_SCHEDULE",
     "DEFAULT_REQUEST_TIMEOUT_SECONDS",
     "ENDPOINT",
+    "FLEET",
+    "FLEET_FILE",
+    "FLEET_RECONCILE_SCHEDULE",
     "SETTING_NAMES",
+    "TELEMETRY",
     "Settings",
     "load_settings",
+    "reconcile_schedule",
 ]
 
 CONNECTION_STRING: Final = "JOBROUTER_CONNECTION_STRING"
@@ -33,6 +39,11 @@ POLICY_FILE: Final = "OFFER_POLICY_FILE"
 DECIDER: Final = "OFFER_DECIDER"
 REQUEST_TIMEOUT: Final = "JOBROUTER_REQUEST_TIMEOUT_SECONDS"
 MAX_RETRIES: Final = "JOBROUTER_MAX_RETRIES"
+FLEET: Final = "FLEET"
+FLEET_FILE: Final = "FLEET_FILE"
+FLEET_RECONCILE_SCHEDULE: Final = "FLEET_RECONCILE_SCHEDULE"
+# The Python worker's own switch for exporting OpenTelemetry to Application Insights; the app follows it.
+TELEMETRY: Final = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 SETTING_NAMES: Final[tuple[str, ...]] = (
     CONNECTION_STRING,
@@ -43,6 +54,10 @@ SETTING_NAMES: Final[tuple[str, ...]] = (
     DECIDER,
     REQUEST_TIMEOUT,
     MAX_RETRIES,
+    FLEET,
+    FLEET_FILE,
+    FLEET_RECONCILE_SCHEDULE,
+    TELEMETRY,
 )
 
 # An offer lives for seconds: one attempt gets a few seconds, and a couple of quick retries at most.
@@ -51,11 +66,17 @@ DEFAULT_MAX_RETRIES: Final = 2
 # Event Grid gives up on a delivery after 30 s, so no single attempt may take longer than this.
 _MAX_REQUEST_TIMEOUT_SECONDS: Final = 25.0
 _MAX_RETRIES_LIMIT: Final = 5
+# NCRONTAB with seconds: at second 0 of every minute.
+DEFAULT_RECONCILE_SCHEDULE: Final = "0 * * * * *"
+
+# The values the worker library reads as on and off (azure_functions_runtime's is_true_like/is_false_like).
+_TRUE_LIKE: Final = frozenset({"1", "true", "t", "yes", "y"})
+_FALSE_LIKE: Final = frozenset({"0", "false", "f", "no", "n"})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The validated app settings. ``app_root`` is where relative paths (OFFER_POLICY_FILE) start."""
+    """The validated app settings. ``app_root`` is where relative paths (``*_FILE`` settings) start."""
 
     app_root: Path
     connection_string: str | None = field(default=None, repr=False)
@@ -64,8 +85,12 @@ class Settings:
     policy_text: str | None = field(default=None, repr=False)
     policy_file: Path | None = None
     decider: str | None = None
+    fleet_text: str | None = field(default=None, repr=False)
+    fleet_file: Path | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+    opentelemetry: bool = False
+    """OpenTelemetry mode (spans, attributes, metrics) instead of classic Application Insights logging."""
 
     @property
     def auth_settings(self) -> str:
@@ -92,11 +117,8 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         raise ConfigurationError(
             f"set {POLICY} or {POLICY_FILE}, not both", setting=f"{POLICY}, {POLICY_FILE}"
         )
-    policy_file = None
-    if policy_path is not None:
-        policy_file = Path(policy_path)
-        if not policy_file.is_absolute():
-            policy_file = app_root / policy_file
+    # Both FLEET and FLEET_FILE set is refused when the fleet is loaded, so that it never stops offers.
+    fleet_text, fleet_path = get(FLEET), get(FLEET_FILE)
 
     return Settings(
         app_root=app_root,
@@ -104,11 +126,35 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         endpoint=get(ENDPOINT),
         client_id=get(CLIENT_ID),
         policy_text=policy_text,
-        policy_file=policy_file,
+        policy_file=_path(policy_path, app_root),
         decider=get(DECIDER),
+        fleet_text=fleet_text,
+        fleet_file=_path(fleet_path, app_root),
         request_timeout=_number(get(REQUEST_TIMEOUT), REQUEST_TIMEOUT),
         max_retries=_whole(get(MAX_RETRIES), MAX_RETRIES),
+        opentelemetry=_switch(get(TELEMETRY), TELEMETRY),
     )
+
+
+def reconcile_schedule(environ: Mapping[str, str] | None = None) -> str:
+    """The reconciliation timer's schedule as the function declares it when the app is indexed.
+
+    With FLEET_RECONCILE_SCHEDULE set, the binding expression ``%FLEET_RECONCILE_SCHEDULE%``, which the
+    Functions host resolves from the app settings and validates (an NCRONTAB expression or a TimeSpan).
+    Unset, the default, every minute: the host refuses to index a function whose ``%NAME%`` does not
+    resolve, so the expression is declared only when there is a value to resolve.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(FLEET_RECONCILE_SCHEDULE, "").strip():
+        return f"%{FLEET_RECONCILE_SCHEDULE}%"
+    return DEFAULT_RECONCILE_SCHEDULE
+
+
+def _path(raw: str | None, app_root: Path) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    return path if path.is_absolute() else app_root / path
 
 
 def _number(raw: str | None, name: str) -> float:
@@ -134,3 +180,14 @@ def _whole(raw: str | None, name: str) -> int:
             f"{name} must be a whole number from 0 to {_MAX_RETRIES_LIMIT}", setting=name
         )
     return int(raw)
+
+
+def _switch(raw: str | None, name: str) -> bool:
+    if raw is None:
+        return False
+    value = raw.lower()
+    if value in _TRUE_LIKE:
+        return True
+    if value in _FALSE_LIKE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false", setting=name)

@@ -39,11 +39,14 @@ _FINISHED_LIMIT: Final = 100_000
 class RouterActions(Protocol):
     """The Job Router calls the agent app makes (``SdkActions`` over the aio SDK; fakes in tests)."""
 
-    async def accept(self, worker_id: str, offer_id: str) -> None: ...
+    async def accept(self, worker_id: str, offer_id: str) -> None:
+        """Accept the offer for the worker."""
 
-    async def register(self, worker_id: str) -> None: ...
+    async def register(self, worker_id: str) -> None:
+        """Register the worker again (available for offers)."""
 
-    async def complete_and_close(self, job_id: str, assignment_id: str) -> None: ...
+    async def complete_and_close(self, job_id: str, assignment_id: str) -> None:
+        """Complete the job, then close it."""
 
 
 class SdkActions:
@@ -53,12 +56,15 @@ class SdkActions:
         self._client = client
 
     async def accept(self, worker_id: str, offer_id: str) -> None:
+        """Accept the offer for the worker."""
         await self._client.accept_job_offer(worker_id, offer_id)
 
     async def register(self, worker_id: str) -> None:
+        """Register the worker again (available for offers)."""
         await self._client.upsert_worker(worker_id, RouterWorker(available_for_offers=True))
 
     async def complete_and_close(self, job_id: str, assignment_id: str) -> None:
+        """Complete the job, then close it."""
         await self._client.complete_job(job_id, assignment_id)
         await self._client.close_job(job_id, assignment_id)
 

@@ -21,12 +21,14 @@ from typing import Final
 from rich.console import Console
 from rich.logging import RichHandler
 
+from devstack.demo.process_stack import ProcessStack
 from devstack.demo.run import Demo, DemoOptions, event_log_limit
-from devstack.demo.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
-from devstack.demo.stack import ProcessStack, StackError, StackOptions
+from devstack.demo.scenario import ScenarioError
+from devstack.demo.scenario_document import DEFAULT_SCENARIO, load_scenario
+from devstack.demo.stack import StackError, StackOptions
 from devstack.demo.ui import RichView
 from offer_handlers.errors import InvalidPolicyError
-from offer_handlers.policy import load_policy_file
+from offer_handlers.policy_document import load_policy_file
 
 __all__ = ["main", "parse_args"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from devstack.jobrouter import events as router
+from devstack.jobrouter import event_types as router
 from devstack.jobrouter.eventgrid import VALIDATION_EVENT_TYPE
 
 __all__ = [
@@ -58,14 +58,17 @@ class DemoEvent:
 
     @property
     def offer_id(self) -> str | None:
+        """The event's ``offerId`` (None when it has none)."""
         return self.text("offerId")
 
     @property
     def job_id(self) -> str | None:
+        """The event's ``jobId`` (None when it has none)."""
         return self.text("jobId")
 
     @property
     def worker_id(self) -> str | None:
+        """The event's ``workerId`` (None when it has none)."""
         return self.text("workerId")
 
 

@@ -1,86 +1,35 @@
 """What the function did, read from the Functions host's log: invocations and decision-log lines.
 
 The host stand-in logs ``Executed 'NAME' (Succeeded|Failed, ...)`` once per invocation, and the offer
-handler writes one ``offer_handlers.decisions`` line of ``key=value`` pairs per invocation (values with
-spaces are JSON-quoted). ``HostTally`` collects both, from log lines of a host process or from log
-records of an in-process host; it is thread-safe (in-process, the function logs from worker threads).
+handler writes one ``offer_handlers.decisions`` line per invocation, read here with the product's own
+parser (``offer_handlers.decision_log``). ``HostTally`` collects both, from log lines of a host process or
+from log records of an in-process host; it is thread-safe (in-process, the function logs from worker
+threads).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
+
+from offer_handlers.decision_log import (
+    DECISION_LOGGER,
+    DecisionRecord,
+    InvalidLogLineError,
+    decision_text,
+)
 
 __all__ = [
     "DECISION_LOGGER",
-    "DecisionLine",
     "DecisionLogHandler",
     "HostSnapshot",
     "HostTally",
-    "parse_fields",
 ]
 
-DECISION_LOGGER: Final = "offer_handlers.decisions"
-_DECISION: Final = re.compile(r"\boffer_handlers\.decisions: (?P<fields>.*)$")
 _EXECUTED: Final = re.compile(r"\bExecuted '(?P<name>[^']+)' \((?P<outcome>Succeeded|Failed)\b")
-_PAIR: Final = re.compile(r'(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>"(?:[^"\\]|\\.)*"|\S*)')
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionLine:
-    """One decision-log line; missing values (``-``) are None."""
-
-    decision: str | None
-    reason: str | None
-    retry_at: str | None
-    outcome: str | None
-    offer_id: str | None
-    job_id: str | None
-    worker_id: str | None
-    elapsed_ms: float | None
-    fields: Mapping[str, str] = field(repr=False)
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, str]) -> DecisionLine:
-        def get(key: str) -> str | None:
-            value = fields.get(key)
-            return None if value in (None, "", "-") else value
-
-        elapsed = get("elapsed_ms")
-        try:
-            elapsed_ms = float(elapsed) if elapsed is not None else None
-        except ValueError:
-            elapsed_ms = None
-        return cls(
-            decision=get("decision"),
-            reason=get("reason"),
-            retry_at=get("retry_at"),
-            outcome=get("outcome"),
-            offer_id=get("offer_id"),
-            job_id=get("job_id"),
-            worker_id=get("worker_id"),
-            elapsed_ms=elapsed_ms,
-            fields=dict(fields),
-        )
-
-
-def parse_fields(text: str) -> dict[str, str]:
-    """logfmt ``key=value`` pairs as the offer handler writes them (JSON-quoted values unquoted)."""
-    fields: dict[str, str] = {}
-    for match in _PAIR.finditer(text):
-        value = match["value"]
-        if value.startswith('"'):
-            try:
-                value = str(json.loads(value))
-            except ValueError:
-                value = value.strip('"')
-        fields[match["key"]] = value
-    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +38,13 @@ class HostSnapshot:
 
     invocations_ok: int
     invocations_failed: int
-    decisions: tuple[DecisionLine, ...]
+    decisions: tuple[DecisionRecord, ...]
+    #: Decision-log lines that did not parse (none, unless the log was cut or mangled).
+    unreadable_lines: int = 0
 
     @property
     def invocations(self) -> int:
+        """Every invocation, succeeded or failed."""
         return self.invocations_ok + self.invocations_failed
 
     def outcomes(self) -> dict[str, int]:
@@ -105,25 +57,33 @@ class HostSnapshot:
 
 
 class HostTally:
-    """Accumulates invocations and decision lines (thread-safe)."""
+    """Accumulates invocations and decision lines (thread-safe).
 
-    def __init__(self) -> None:
+    ``function_name``: count only that function's invocations (the app's HTTP and timer functions write
+    no decision line); None counts every ``Executed`` line.
+    """
+
+    def __init__(self, function_name: str | None = None) -> None:
+        self._function_name = function_name
         self._lock = threading.Lock()
         self._ok = 0
         self._failed = 0
-        self._decisions: list[DecisionLine] = []
+        self._decisions: list[DecisionRecord] = []
+        self._unreadable = 0
 
     def feed_line(self, line: str) -> None:
         """One line of the host process's log (other lines are ignored)."""
         executed = _EXECUTED.search(line)
         if executed is not None:
-            self.add_invocation(ok=executed["outcome"] == "Succeeded")
+            if self._function_name in (None, executed["name"]):
+                self.add_invocation(ok=executed["outcome"] == "Succeeded")
             return
-        decision = _DECISION.search(line)
-        if decision is not None:
-            self.add_decision_text(decision["fields"])
+        text = decision_text(line)
+        if text is not None:
+            self.add_decision_text(text)
 
     def add_invocation(self, *, ok: bool) -> None:
+        """Count one invocation of the function."""
         with self._lock:
             if ok:
                 self._ok += 1
@@ -131,14 +91,20 @@ class HostTally:
                 self._failed += 1
 
     def add_decision_text(self, text: str) -> None:
-        """The message of one decision-log line."""
-        line = DecisionLine.from_fields(parse_fields(text))
+        """The message of one decision-log line (one that does not parse is counted, not kept)."""
+        try:
+            line = DecisionRecord.from_text(text)
+        except InvalidLogLineError:
+            with self._lock:
+                self._unreadable += 1
+            return
         with self._lock:
             self._decisions.append(line)
 
     def snapshot(self) -> HostSnapshot:
+        """The invocations and decision lines so far."""
         with self._lock:
-            return HostSnapshot(self._ok, self._failed, tuple(self._decisions))
+            return HostSnapshot(self._ok, self._failed, tuple(self._decisions), self._unreadable)
 
 
 class DecisionLogHandler(logging.Handler):
@@ -149,6 +115,7 @@ class DecisionLogHandler(logging.Handler):
         self.tally = tally
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Feed the record's message to the tally (never raising into the function)."""
         try:
             self.tally.add_decision_text(record.getMessage())
         except Exception:  # a logging handler must never raise into the function

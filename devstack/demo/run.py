@@ -94,18 +94,24 @@ class Progress:
 class DemoView(Protocol):
     """Where the run reports (the rich terminal UI; tests pass a quiet one)."""
 
-    def started(self, scenario: Scenario, options: DemoOptions, info: StackInfo) -> None: ...
+    def started(self, scenario: Scenario, options: DemoOptions, info: StackInfo) -> None:
+        """The stack is up and the run begins."""
 
-    def progress(self, progress: Progress) -> None: ...
+    def progress(self, progress: Progress) -> None:
+        """Counts so far (called about every quarter second)."""
 
-    def finished(self, summary: Summary) -> None: ...
+    def finished(self, summary: Summary) -> None:
+        """The run is over: show its summary."""
 
-    def keep_running(self, info: StackInfo) -> None: ...
+    def keep_running(self, info: StackInfo) -> None:
+        """``--keep-running``: show where everything listens."""
 
 
 def plan_jobs(scenario: Scenario, count: int, seed: int) -> list[PlannedJob]:
-    """``count`` jobs mixed by template weight: each block of sum(weights) jobs holds every template in
-    proportion, shuffled by ``seed`` (so even a short run gets every kind)."""
+    """``count`` jobs mixed by template weight, shuffled by ``seed``.
+
+    Each block of sum(weights) jobs holds every template in proportion, so even a short run gets every kind.
+    """
     rng = random.Random(f"{seed}|jobs")
     bag: list[str] = []
     width = max(4, len(str(count)))

@@ -18,8 +18,9 @@ from datetime import datetime
 from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentStats
 from devstack.demo.demo_event import DemoEvent
-from devstack.demo.hostlog import DecisionLine, HostSnapshot
+from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Role
+from offer_handlers.decision_log import DecisionRecord
 
 __all__ = [
     "Latency",
@@ -233,10 +234,10 @@ def _paths(
     *,
     by_type: Mapping[str, Sequence[DemoEvent]],
     roles: Mapping[str, Role],
-    function_accepts: Sequence[DecisionLine],
-    declined_retry: Sequence[DecisionLine],
-    declined_for_good: Sequence[DecisionLine],
-    left: Sequence[DecisionLine],
+    function_accepts: Sequence[DecisionRecord],
+    declined_retry: Sequence[DecisionRecord],
+    declined_for_good: Sequence[DecisionRecord],
+    left: Sequence[DecisionRecord],
     accepted_ids: set[str],
     expired_ids: set[str],
     wraps_up: bool,
@@ -244,37 +245,8 @@ def _paths(
     declined_at = {e.offer_id: e.time for e in by_type.get(ev.OFFER_DECLINED, ()) if e.offer_id}
     issues = list(by_type.get(ev.OFFER_ISSUED, ()))
     registrations = list(by_type.get(ev.WORKER_REGISTERED, ()))
-
-    def offered_after(job_id: str | None, when: datetime, worker_id: str | None = None) -> list[DemoEvent]:
-        return [
-            e
-            for e in issues
-            if e.job_id == job_id and e.time > when and (worker_id is None or e.worker_id == worker_id)
-        ]
-
-    re_offered = same_worker_after_retry = 0
-    for line in declined_retry:
-        when = declined_at.get(line.offer_id or "")
-        if when is None:
-            continue
-        later = offered_after(line.job_id, when)
-        if later:
-            re_offered += 1
-        retry_at = _parse_time(line.retry_at)
-        if retry_at is not None and any(e.worker_id == line.worker_id and e.time >= retry_at for e in later):
-            same_worker_after_retry += 1
-
-    violations = 0
-    for line in declined_for_good:
-        when = declined_at.get(line.offer_id or "")
-        if when is None:
-            continue
-        for again in offered_after(line.job_id, when, line.worker_id):
-            registered_between = any(
-                r.worker_id == line.worker_id and when < r.time < again.time for r in registrations
-            )
-            if not registered_between:
-                violations += 1
+    re_offered, same_worker_after_retry = _re_offers(declined_retry, declined_at, issues)
+    violations = _re_offers_after_for_good(declined_for_good, declined_at, issues, registrations)
 
     left_ids = {d.offer_id for d in left if d.offer_id is not None}
     bot_accepts = sum(1 for d in function_accepts if roles.get(d.worker_id or "") == "bot")
@@ -313,6 +285,55 @@ def _paths(
         closed = len(by_type.get(ev.JOB_CLOSED, ()))
         checks.append(PathCheck("job wrapped up (completed and closed)", closed, closed > 0))
     return tuple(checks)
+
+
+def _offered_after(
+    issues: Sequence[DemoEvent], job_id: str | None, when: datetime, worker_id: str | None = None
+) -> list[DemoEvent]:
+    return [
+        e
+        for e in issues
+        if e.job_id == job_id and e.time > when and (worker_id is None or e.worker_id == worker_id)
+    ]
+
+
+def _re_offers(
+    declined_retry: Sequence[DecisionRecord], declined_at: Mapping[str, datetime], issues: Sequence[DemoEvent]
+) -> tuple[int, int]:
+    """Declines with retry whose job was offered again; those re-offered to that worker after retry_at."""
+    re_offered = same_worker_after_retry = 0
+    for line in declined_retry:
+        when = declined_at.get(line.offer_id or "")
+        if when is None:
+            continue
+        later = _offered_after(issues, line.job_id, when)
+        if later:
+            re_offered += 1
+        retry_at = _parse_time(line.retry_at)
+        if retry_at is not None and any(e.worker_id == line.worker_id and e.time >= retry_at for e in later):
+            same_worker_after_retry += 1
+    return re_offered, same_worker_after_retry
+
+
+def _re_offers_after_for_good(
+    declined_for_good: Sequence[DecisionRecord],
+    declined_at: Mapping[str, datetime],
+    issues: Sequence[DemoEvent],
+    registrations: Sequence[DemoEvent],
+) -> int:
+    """Offers to a worker that declined the job for good, with no new registration of that worker between."""
+    violations = 0
+    for line in declined_for_good:
+        when = declined_at.get(line.offer_id or "")
+        if when is None:
+            continue
+        for again in _offered_after(issues, line.job_id, when, line.worker_id):
+            registered_between = any(
+                r.worker_id == line.worker_id and when < r.time < again.time for r in registrations
+            )
+            if not registered_between:
+                violations += 1
+    return violations
 
 
 def _parse_time(text: str | None) -> datetime | None:

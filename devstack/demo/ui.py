@@ -47,6 +47,7 @@ class RichView:
         self._last_plain = 0.0
 
     def started(self, scenario: Scenario, options: DemoOptions, info: StackInfo) -> None:
+        """Print the run's header panel; start the live progress panel on a terminal."""
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
@@ -69,6 +70,7 @@ class RichView:
             self._live.start()
 
     def progress(self, progress: Progress) -> None:
+        """Update the live panel, or print a plain progress line every few seconds."""
         if self._live is not None:
             self._live.update(_progress_panel(progress))
             return
@@ -78,6 +80,7 @@ class RichView:
             self.console.print(progress_line(progress), highlight=False, soft_wrap=True, markup=False)
 
     def finished(self, summary: Summary) -> None:
+        """Stop the live panel; print the summary tables and the verdict."""
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -88,6 +91,7 @@ class RichView:
         self.console.print(verdict)
 
     def keep_running(self, info: StackInfo) -> None:
+        """Print the endpoints and connection string, unwrapped, to be copied."""
         # Plain lines, never wrapped: these values are made to be copied.
         rows = (
             ("Job Router endpoint", info.endpoint),
@@ -184,8 +188,13 @@ def _ms(value: float) -> str:
 
 def summary_tables(summary: Summary) -> list[RenderableType]:
     """The summary as rich tables: jobs, offers, latency, function, agent app, scenario paths, problems."""
-    tables: list[RenderableType] = []
+    tables: list[RenderableType] = [_outcomes_table(summary), _latency_table(summary), _paths_table(summary)]
+    if summary.unexpected:
+        tables.append(_problems_table(summary))
+    return tables
 
+
+def _outcomes_table(summary: Summary) -> Table:
     outcomes = Table(
         title=f"Summary · {summary.jobs_planned} jobs in {summary.elapsed_seconds:.1f}s", title_justify="left"
     )
@@ -214,15 +223,19 @@ def summary_tables(summary: Summary) -> list[RenderableType]:
         ("errors", agent.errors),
     ):
         outcomes.add_row("agent app", label, str(count))
-    tables.append(outcomes)
+    return outcomes
 
+
+def _latency_table(summary: Summary) -> Table:
     latency = Table(title="Offer issued → answered (ms, from event times)", title_justify="left")
     for name in ("Answered", "n", "p50", "p95", "p99", "max"):
         latency.add_column(name, justify="left" if name == "Answered" else "right")
     for label, stats in summary.latency:
         latency.add_row(label, *_latency_cells(stats))
-    tables.append(latency)
+    return latency
 
+
+def _paths_table(summary: Summary) -> Table:
     paths = Table(title="Scenario paths", title_justify="left")
     paths.add_column("Path")
     paths.add_column("Count", justify="right")
@@ -230,18 +243,16 @@ def summary_tables(summary: Summary) -> list[RenderableType]:
     paths.add_column("Note")
     for check in summary.paths:
         paths.add_row(check.name, str(check.count), "yes" if check.ok else "NO", check.note)
-    tables.append(paths)
+    return paths
 
-    if summary.unexpected:
-        problems = Table(title="Jobs not in an expected final state", title_justify="left")
-        for name in ("Job", "Template", "Status", "Expected"):
-            problems.add_column(name)
-        for job in summary.unexpected:
-            problems.add_row(
-                job.job_id, job.template, job.status or "missing", ", ".join(sorted(job.expected))
-            )
-        tables.append(problems)
-    return tables
+
+def _problems_table(summary: Summary) -> Table:
+    problems = Table(title="Jobs not in an expected final state", title_justify="left")
+    for name in ("Job", "Template", "Status", "Expected"):
+        problems.add_column(name)
+    for job in summary.unexpected:
+        problems.add_row(job.job_id, job.template, job.status or "missing", ", ".join(sorted(job.expected)))
+    return problems
 
 
 def _latency_cells(stats: Latency | None) -> tuple[str, ...]:

@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         default=default_recordings(REPO_ROOT),
         help=(
             "folder of test-proxy recordings, or a .json.gz bundle of them (default: "
-            f"../shared/recordings/jobrouter when it exists, else {COMMITTED_BUNDLE})"
+            f"shared/recordings/jobrouter next to the repository when it exists, else {COMMITTED_BUNDLE})"
         ),
     )
     parser.add_argument(

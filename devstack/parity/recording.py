@@ -1,11 +1,11 @@
 """Microsoft's Job Router test-proxy recordings as frozen values: one :class:`Recording` per file.
 
-A recording is the traffic of one SDK 1.0.0 test against the live service (Azure's test-proxy JSON: an
-``Entries`` list of requests and responses, and ``Variables``). Parsing happens here once; everything past
-this module sees :class:`Exchange` values with the host stripped, the bodies decoded and the few headers that
-matter. The recordings come from a folder of the original files or, in a fresh clone, from the committed
-bundle (tests/parity/recordings/README.md): the same files reduced to what this module reads, so a replay of
-either gives the same result.
+A recording is the traffic of one SDK 1.0.0 test against the live service, in the Azure SDK test proxy's
+format (a JSON object whose ``Entries`` hold each request and response, and ``Variables``). Parsing happens
+here once; everything past this module sees :class:`Exchange` values with the host stripped, the bodies
+decoded and the few headers that matter. The recordings come from a folder of the original files or, in a
+fresh clone, from the committed bundle (tests/parity/recordings/README.md): the same files reduced to what
+this module reads, so a replay of either gives the same result.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def operation(method: str, path: str) -> str:
 
 
 def default_recordings_dir(repo_root: Path) -> Path:
-    """``../shared/recordings/jobrouter`` relative to the repository root (where CI mounts it)."""
+    """The ``shared/recordings/jobrouter`` folder next to the repository root (where CI mounts it)."""
     return (repo_root.parent / "shared" / "recordings" / "jobrouter").resolve()
 
 

@@ -2,7 +2,7 @@
 
 Each recording gets its own :class:`~devstack.jobrouter.EmulatorThread` on a free loopback port. Requests
 go out in recorded order through the real SDK client's pipeline (``JobRouterClient.send_request``), so they
-are signed exactly as the SDK signs them (HMAC-SHA256, jobrouter-api.md §1.3) with the emulator's key.
+are signed exactly as the SDK signs them (its HMAC-SHA256 policy) with the emulator's key.
 Before sending, a request is prepared:
 
 - server-made ids bound from earlier responses (offer, assignment ids) are substituted in its path;

@@ -113,4 +113,5 @@ resource offerIssuedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscrip
 }
 
 output systemTopicName string = systemTopic.name
+output systemTopicId string = systemTopic.id
 output eventSubscriptionName string = createEventSubscription ? eventSubscriptionName : ''

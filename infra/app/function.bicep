@@ -1,5 +1,8 @@
 // The Flex Consumption function app (Linux, Python) that runs on_offer_issued, signed in everywhere as its
 // user-assigned identity: host storage, deployment package, Application Insights, Job Router or Key Vault.
+// on_offer_issued keeps always-ready instances (offers live seconds; a cold start can outlast one), deploys roll
+// instance by instance (in-flight offers finish), and the telemetry mode is chosen per environment through app
+// settings, because host.json ships in the package. docs/deploy.md explains each choice.
 // Legacy settings that Flex ignores or rejects (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE, linuxFxVersion, ...) are deliberately absent: functionAppConfig replaces them.
 
@@ -60,7 +63,34 @@ param offerPolicyBase64 string
 @description('OFFER_DECIDER: package.module:function of a custom decider shipped in the package. Empty: not set.')
 param offerDecider string
 
+@description('Name of the Event Grid-triggered function; its Flex Consumption scale group is function:<name>.')
+param functionName string
+
+@description('Always-ready instances kept for on_offer_issued\'s scale group (billed around the clock; see docs/deploy.md).')
+@minValue(0)
+param alwaysReadyInstanceCount int
+
+@description('How deployments and setting changes replace instances: RollingUpdate lets in-flight executions finish.')
+@allowed([
+  'RollingUpdate'
+  'Recreate'
+])
+param siteUpdateStrategy string
+
+@description('PYTHON_THREADPOOL_THREAD_COUNT: how many synchronous invocations one worker process runs at once.')
+@minValue(1)
+@maxValue(128)
+param pythonThreadpoolThreadCount int
+
+@description('classic: the Functions host sends Application Insights telemetry. openTelemetry: host and Python worker export OpenTelemetry to the same Application Insights resource.')
+@allowed([
+  'classic'
+  'openTelemetry'
+])
+param telemetryMode string
+
 var identityMode = empty(jobRouterConnectionStringSecretUri)
+var useOpenTelemetry = telemetryMode == 'openTelemetry'
 
 // Settings every deployment sets. AZURE_CLIENT_ID makes DefaultAzureCredential pick the user-assigned identity.
 var baseSettings = [
@@ -88,7 +118,35 @@ var baseSettings = [
     name: 'AZURE_CLIENT_ID'
     value: functionIdentityClientId
   }
+  {
+    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+    value: string(pythonThreadpoolThreadCount)
+  }
 ]
+
+// OpenTelemetry mode. host.json ships in the package, so the environment's choice is an app setting that
+// overrides it (AzureFunctionsJobHost__<path> is how app settings override host.json). The worker setting lets
+// the Python worker export its own telemetry (and the host then drops its copy of the worker's logs). Both the
+// host's and the Python exporter's samplers are pinned to 100 %: the host's exporter otherwise keeps about 5
+// traces a second, and with trace-based log sampling a sampled-out trace would take decision lines with it.
+var telemetrySettings = useOpenTelemetry ? [
+  {
+    name: 'AzureFunctionsJobHost__telemetryMode'
+    value: 'OpenTelemetry'
+  }
+  {
+    name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
+    value: 'true'
+  }
+  {
+    name: 'OTEL_TRACES_SAMPLER'
+    value: 'microsoft.fixed_percentage'
+  }
+  {
+    name: 'OTEL_TRACES_SAMPLER_ARG'
+    value: '1.0'
+  }
+] : []
 
 // Exactly one way to reach Job Router. The connection string is never in the template or the app's
 // configuration: the setting holds a Key Vault reference that the platform resolves with the identity.
@@ -139,11 +197,12 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+// 2025-05-01: a stable Microsoft.Web API whose REST schema (so Bicep's types) has functionAppConfig.siteUpdateStrategy.
+resource functionApp 'Microsoft.Web/sites@2025-05-01' = {
   // checkov:skip=CKV_AZURE_222: Public network access stays on - Event Grid pushes to the AzureFunction endpoint from outside any VNet; this template has no VNet or private endpoint.
-  // checkov:skip=CKV_AZURE_17: Client certificates - Event Grid presents none to an AzureFunction endpoint, so requiring them would stop delivery; there are no other HTTP callers.
-  // checkov:skip=CKV_AZURE_212: Minimum instances for failover - that means paying for always-ready Flex instances; Event Grid retries within the event TTL instead.
-  // checkov:skip=CKV_AZURE_213: Health check - the app serves no HTTP routes to probe; Flex Consumption manages instance health itself.
+  // checkov:skip=CKV_AZURE_17: Client certificates - Event Grid presents none to an AzureFunction endpoint, so requiring them would stop delivery; the only other HTTP caller, the post-deploy health check, authenticates with a function key.
+  // checkov:skip=CKV_AZURE_212: Minimum instances for failover - Flex Consumption has no instance minimum for the whole app; on_offer_issued keeps functionAppConfig.scaleAndConcurrency.alwaysReady instances (default 1), and Event Grid retries within the event TTL.
+  // checkov:skip=CKV_AZURE_213: Health check - the platform health-check path is not configured: Flex Consumption manages instance health itself, and the app's function-key protected health function is for the post-deploy check, not for instance eviction.
   name: functionAppName
   location: location
   tags: union(tags, {
@@ -165,7 +224,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       http20Enabled: true
       ftpsState: 'Disabled'
-      appSettings: concat(baseSettings, jobRouterSettings, policyFileSettings, policyInlineSettings, deciderSettings)
+      appSettings: concat(baseSettings, telemetrySettings, jobRouterSettings, policyFileSettings, policyInlineSettings, deciderSettings)
     }
     functionAppConfig: {
       deployment: {
@@ -181,10 +240,19 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        alwaysReady: [
+          {
+            name: 'function:${functionName}'
+            instanceCount: alwaysReadyInstanceCount
+          }
+        ]
       }
       runtime: {
         name: 'python'
         version: pythonVersion
+      }
+      siteUpdateStrategy: {
+        type: siteUpdateStrategy
       }
     }
   }

@@ -1,7 +1,8 @@
 // Log Analytics + workspace-based Application Insights with local (instrumentation-key) auth switched off:
 // telemetry is accepted only from a Microsoft Entra identity holding Monitoring Metrics Publisher, which
 // the function's user-assigned identity gets here. The app sets
-// APPLICATIONINSIGHTS_AUTHENTICATION_STRING=ClientId=<id>;Authorization=AAD to use it.
+// APPLICATIONINSIGHTS_AUTHENTICATION_STRING=ClientId=<id>;Authorization=AAD to use it. Ingestion sampling is
+// pinned off (100 %): the decision log is the audit trail and must arrive whole (docs/deploy.md).
 
 @description('Azure region for the workspace and the component.')
 param location string
@@ -47,6 +48,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
+    SamplingPercentage: 100
   }
 }
 
@@ -61,5 +63,6 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 }
 
 output applicationInsightsName string = applicationInsights.name
+output applicationInsightsId string = applicationInsights.id
 // Not a secret: with DisableLocalAuth the instrumentation key in it cannot ingest on its own.
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString

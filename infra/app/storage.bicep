@@ -1,6 +1,7 @@
 // The function app's storage account: host storage (AzureWebJobsStorage, identity-based), the Flex Consumption
 // deployment package container and the Event Grid dead-letter container. Shared-key (account key and SAS)
-// access is off: every caller signs in with Microsoft Entra ID.
+// access is off: every caller signs in with Microsoft Entra ID, including the person who reads dead letters
+// (Storage Blob Data Reader on that one container, granted to the deployer's principal when given).
 
 @description('Azure region for the storage account.')
 param location string
@@ -29,10 +30,15 @@ param functionIdentityPrincipalId string
 @description('Principal id of the Event Grid system topic\'s user-assigned identity.')
 param eventGridIdentityPrincipalId string
 
+@description('Object id of a person (or pipeline) allowed to read dead letters. Empty: nobody is granted access.')
+param deadLetterReaderPrincipalId string
+
 // Storage Blob Data Owner: what the Functions host needs on AzureWebJobsStorage (blob leases, keys, package).
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 // Storage Blob Data Contributor: enough for Event Grid to write dead-letter blobs.
 var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+// Storage Blob Data Reader: list and read blobs, nothing else.
+var storageBlobDataReaderRoleId = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Default network action Allow - Flex Consumption without VNet integration reaches its host storage and deployment container over the public endpoint; Deny would break start-up and deployment. Shared-key access is off, so every request still needs an Entra token.
@@ -145,6 +151,17 @@ resource eventGridDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
     principalId: eventGridIdentityPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// No principalType: azd's AZURE_PRINCIPAL_ID is a user when run interactively and a service principal in a
+// pipeline; Azure works the type out itself.
+resource deadLetterReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deadLetterReaderPrincipalId)) {
+  name: guid(deadLetterContainer.id, deadLetterReaderPrincipalId, storageBlobDataReaderRoleId)
+  scope: deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReaderRoleId)
+    principalId: deadLetterReaderPrincipalId
   }
 }
 

@@ -14,10 +14,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats
 from devstack.demo.demo_event import DemoEvent, parse_envelope
-from devstack.demo.hostlog import HostSnapshot, HostTally, parse_fields
+from devstack.demo.hostlog import HostSnapshot, HostTally
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
 from devstack.demo.summary import PlannedJob, latency_of, summarize
 from devstack.demo.webhook import AgentWebhook
+from offer_handlers.decision_log import parse_fields
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def test_a_dash_means_a_missing_value_in_a_decision_line() -> None:
 
 
 def test_quoted_values_may_hold_spaces_quotes_and_equals_signs() -> None:
-    assert parse_fields('a=1 b="x = \\"y\\"" c=-') == {"a": "1", "b": 'x = "y"', "c": "-"}
+    assert parse_fields('a=1 b="x = \\"y\\"" c=-') == {"a": "1", "b": 'x = "y"', "c": None}
 
 
 # --- summary --------------------------------------------------------------------------------------

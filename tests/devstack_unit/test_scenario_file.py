@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from devstack.demo.run import plan_jobs
-from devstack.demo.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, parse_scenario
+from devstack.demo.scenario import ScenarioError
+from devstack.demo.scenario_document import DEFAULT_SCENARIO, load_scenario, parse_scenario
 from offer_handlers.decide import Accept, Decline, Leave, decide
 from offer_handlers.events import Envelope, parse_offer
-from offer_handlers.policy import load_policy_file
+from offer_handlers.policy_document import load_policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,6 +153,24 @@ def test_an_unreadable_scenario_file_names_the_file(tmp_path: Path) -> None:
     path.write_text("{ not json")
 
     with pytest.raises(ScenarioError, match=r"broken\.json: not valid JSON"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"version": 1, "version": 1}', "version: appears twice in the same object"),
+        ('{"version": 1, "run": {"jobs": NaN}}', "NaN is not a JSON number"),
+    ],
+    ids=["duplicate-key", "nan"],
+)
+def test_a_scenario_file_that_is_not_strict_json_is_refused_naming_the_file(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "loose.json"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ScenarioError, match=rf"loose\.json: {message}"):
         load_scenario(path)
 
 

@@ -1,9 +1,9 @@
 """The whole dev stack in the test process: emulator, Functions host (running function_app.py), agent app.
 
-``LiveStack`` runs an :class:`~devstack.demo.stack.InProcessStack`, the orchestrator's agent webhook and an
-:class:`~devstack.demo.agent.AgentApp` on an event loop in a background thread, so tests drive it with the
-real synchronous SDK over loopback HTTP, the way a user would. Events the agent webhook receives are
-recorded for bounded waits (``wait_for``) instead of sleeps.
+``LiveStack`` runs an :class:`~devstack.demo.inprocess_stack.InProcessStack`, the orchestrator's agent
+webhook and an :class:`~devstack.demo.agent.AgentApp` on an event loop in a background thread, so tests
+drive it with the real synchronous SDK over loopback HTTP, the way a user would. Events the agent webhook
+receives are recorded for bounded waits (``wait_for``) instead of sleeps.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
 from devstack.demo.demo_event import DemoEvent
-from devstack.demo.hostlog import DecisionLine
+from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
-from devstack.demo.stack import InProcessStack, StackInfo, StackOptions
+from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator
 from devstack.jobrouter.eventgrid import Schema
 from devstack.polling import wait_until
+from offer_handlers.decision_log import DecisionRecord
 
 T = TypeVar("T")
 
@@ -152,7 +153,7 @@ class LiveStack:
         assert self.info is not None
         return self.info.endpoint
 
-    def decisions(self, *, job_id: str | None = None) -> list[DecisionLine]:
+    def decisions(self, *, job_id: str | None = None) -> list[DecisionRecord]:
         """The function's decision-log lines so far (optionally for one job)."""
         lines = self.stack.host_snapshot().decisions
         return [d for d in lines if job_id is None or d.job_id == job_id]

@@ -6,9 +6,11 @@ import asyncio
 import json
 from typing import Any
 
+from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.run import Demo, DemoOptions, Progress
-from devstack.demo.scenario import Scenario, parse_scenario
-from devstack.demo.stack import InProcessStack, StackInfo, StackOptions
+from devstack.demo.scenario import Scenario
+from devstack.demo.scenario_document import parse_scenario
+from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.summary import Summary
 from tests.e2e.support import RETRY_SCALE, ROOT
 

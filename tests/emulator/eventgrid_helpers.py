@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-from devstack.jobrouter import events as ev
+from devstack.jobrouter.event_payloads import worker_deregistered
+from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.eventgrid import EventPublisher, Subscription
 
 TOPIC = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs"
@@ -35,6 +36,6 @@ async def publishing(*subscriptions: Subscription, **kwargs: Any) -> AsyncIterat
         await publisher.close()
 
 
-def worker_event(i: int) -> ev.RouterEvent:
+def worker_event(i: int) -> RouterEvent:
     """A small event that names its worker (``w<i>``), to tell events apart."""
-    return ev.worker_deregistered(worker_id=f"w{i}")
+    return worker_deregistered(worker_id=f"w{i}")

@@ -1,13 +1,13 @@
-"""Helpers for the emulator specs: SDK clients, the plain admin HTTP call, waits for offers and job states,
-and small setup steps."""
+"""Helpers for the emulator specs: SDK clients, the plain admin HTTP call, waits for offers and job and
+worker states, an SDK error's response text, and small setup steps."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, Self
 
 from azure.communication.jobrouter import JobRouterAdministrationClient, JobRouterClient
 from azure.communication.jobrouter.models import (
@@ -21,6 +21,7 @@ from azure.communication.jobrouter.models import (
     RouterWorker,
 )
 from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
 
 from devstack.polling import wait_until
@@ -34,16 +35,37 @@ class HasEndpoint(Protocol):
     def access_key(self) -> str: ...
 
 
-def router_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> JobRouterClient:
+# The SDK annotates ``__enter__`` with its generated base class, so ``with JobRouterClient(...) as client``
+# types ``client`` as that base, which the helpers below (typed for the public class) do not accept. These
+# two change nothing else: the base's ``__enter__`` already returns the client itself.
+
+
+class RouterClient(JobRouterClient):
+    """The SDK's ``JobRouterClient``; ``with`` gives it back typed as itself."""
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        return self
+
+
+class AdminClient(JobRouterAdministrationClient):
+    """The SDK's ``JobRouterAdministrationClient``; ``with`` gives it back typed as itself."""
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        return self
+
+
+def router_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> RouterClient:
     """``JobRouterClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
     kwargs.setdefault("retry_total", 0)
-    return JobRouterClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
+    return RouterClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
 
 
-def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> JobRouterAdministrationClient:
+def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> AdminClient:
     """``JobRouterAdministrationClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
     kwargs.setdefault("retry_total", 0)
-    return JobRouterAdministrationClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
+    return AdminClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
 
 
 def setup_queue(
@@ -91,7 +113,7 @@ def add_worker(
                     channel_id=c[0],
                     capacity_cost_per_job=c[1],
                     max_number_of_jobs=c[2] if len(c) > 2 else None,
-                )  # type: ignore[misc]
+                )
                 for c in channels
             ],
             labels=labels,
@@ -126,13 +148,51 @@ def wait_offer(
     return wait_until(find, timeout=timeout, what=f"an offer for {job_id or 'any job'} on {worker_id}")
 
 
+def wait_job(
+    client: JobRouterClient,
+    job_id: str,
+    condition: Callable[[RouterJob], bool],
+    *,
+    timeout: float = 5.0,
+    what: str = "",
+) -> RouterJob:
+    """Poll the job until ``condition`` holds for it; return it as it was then."""
+
+    def check() -> RouterJob | None:
+        job = client.get_job(job_id)
+        return job if condition(job) else None
+
+    return wait_until(check, timeout=timeout, what=what or f"job {job_id} to change")
+
+
+def wait_worker(
+    client: JobRouterClient,
+    worker_id: str,
+    condition: Callable[[RouterWorker], bool],
+    *,
+    timeout: float = 5.0,
+    what: str = "",
+) -> RouterWorker:
+    """Poll the worker until ``condition`` holds for it; return it as it was then."""
+
+    def check() -> RouterWorker | None:
+        worker = client.get_worker(worker_id)
+        return worker if condition(worker) else None
+
+    return wait_until(check, timeout=timeout, what=what or f"worker {worker_id} to change")
+
+
 def wait_status(client: JobRouterClient, job_id: str, status: str, timeout: float = 5.0) -> RouterJob:
     """Wait until the job has ``status``."""
-    return wait_until(
-        lambda: (job := client.get_job(job_id)).status == status and job,
-        timeout=timeout,
-        what=f"job {job_id} to be {status}",
+    return wait_job(
+        client, job_id, lambda job: job.status == status, timeout=timeout, what=f"job {job_id} to be {status}"
     )
+
+
+def response_text(error: HttpResponseError) -> str:
+    """The body of the HTTP response an SDK error carries (every error these specs provoke has one)."""
+    assert error.response is not None, error
+    return error.response.text()
 
 
 class Captured:
@@ -162,8 +222,7 @@ def admin_http(emu: HasEndpoint, method: str, path: str, payload: Any = None) ->
     """A plain HTTP call to the admin API (no signature)."""
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(emu.endpoint + path, data=data, method=method)  # noqa: S310 - loopback
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             text = response.read()

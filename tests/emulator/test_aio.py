@@ -30,10 +30,10 @@ def run(
     async def main() -> None:
         async with Emulator(EmulatorConfig()) as emu:
             credential = AzureKeyCredential(emu.access_key)
-            async with (
-                JobRouterAdministrationClient(emu.endpoint, credential, retry_total=0) as admin,
-                JobRouterClient(emu.endpoint, credential, retry_total=0) as client,
-            ):
+            admin = JobRouterAdministrationClient(emu.endpoint, credential, retry_total=0)
+            client = JobRouterClient(emu.endpoint, credential, retry_total=0)
+            # Not ``async with ... as``: the SDK types what ``__aenter__`` returns as its generated base.
+            async with admin, client:
                 await scenario(emu, admin, client)
 
     asyncio.run(main())
@@ -105,6 +105,7 @@ def test_aio_simultaneous_accepts_have_exactly_one_winner() -> None:
         assert all(isinstance(r, ResourceExistsError) for r in results if isinstance(r, BaseException))
         job = await client.get_job("j")
         assert job.status == "assigned"
+        assert job.assignments is not None
         assert [a.worker_id for a in job.assignments.values()] == [winners[0].worker_id]
 
     run(scenario)

@@ -67,7 +67,7 @@ def test_a_static_queue_selector_picks_the_matching_queue(
     job = wait_status(client, "j", "queued")
 
     assert (job.queue_id, job.priority) == ("en", 10)
-    assert [(s.key, s.value, s.status) for s in job.attached_worker_selectors] == [
+    assert [(s.key, s.value, s.status) for s in job.attached_worker_selectors or []] == [
         ("skill", "billing", "active")
     ]
     assert event_types(emu, subject_contains="job/j") == [

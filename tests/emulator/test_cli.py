@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -148,10 +149,12 @@ def test_the_process_prints_one_line_serves_the_sdk_and_stops_on_a_signal(
     match = re.search(r"listening on (http://127\.0\.0\.1:\d+) .*accesskey=(\S+)$", line.strip())
     assert match, line
 
+    @dataclass(frozen=True)
     class Running:
-        endpoint, access_key = match[1], match[2]
+        endpoint: str
+        access_key: str
 
-    with router_client(Running()) as client:
+    with router_client(Running(match[1], match[2])) as client:
         assert list(client.list_workers()) == []
     process.send_signal(sig)
     out, _ = process.communicate(timeout=10)

@@ -25,7 +25,14 @@ from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import EmulatorThread
 from devstack.polling import wait_until
-from tests.emulator.helpers import add_job, event_types, setup_queue, wait_status
+from tests.emulator.helpers import (
+    add_job,
+    event_types,
+    response_text,
+    setup_queue,
+    wait_job,
+    wait_status,
+)
 
 
 def policy(
@@ -80,10 +87,12 @@ def test_wait_time_trigger_manually_reclassifies_to_another_queue(
     add_job(client, "j")
     first = wait_status(client, "j", "queued")
 
-    moved = wait_until(lambda: (j := client.get_job("j")).queue_id == "overflow" and j, timeout=5)
+    moved = wait_job(client, "j", lambda job: job.queue_id == "overflow")
 
     assert (moved.status, moved.priority) == ("queued", 7)
-    assert [(s.key, s.value) for s in moved.attached_worker_selectors] == [("senior", True)]
+    assert [(s.key, s.value) for s in moved.attached_worker_selectors or []] == [("senior", True)]
+    assert moved.enqueued_at is not None
+    assert first.enqueued_at is not None
     assert moved.enqueued_at > first.enqueued_at
 
 
@@ -109,9 +118,7 @@ def test_wait_time_trigger_reclassifies_with_upserted_labels(
     add_job(client, "j", labels={"lang": "en"})
     wait_status(client, "j", "queued")
 
-    moved = wait_until(
-        lambda: (j := client.get_job("j")).queue_id == "escalated" and j.status == "queued" and j, timeout=5
-    )
+    moved = wait_job(client, "j", lambda job: job.queue_id == "escalated" and job.status == "queued")
 
     assert moved.labels == {"lang": "en", "escalated": True}
     assert moved.classification_policy_id == "escalate"
@@ -142,4 +149,4 @@ def test_an_action_referring_to_a_missing_queue_is_a_bad_request(
     with pytest.raises(HttpResponseError) as raised:
         admin.upsert_exception_policy("ep", ExceptionPolicy(exception_rules=[rule]))
     assert raised.value.status_code == 400
-    assert "exceptionRules[0].actions[0].queueId" in raised.value.response.text()
+    assert "exceptionRules[0].actions[0].queueId" in response_text(raised.value)

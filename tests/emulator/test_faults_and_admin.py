@@ -16,6 +16,7 @@ from tests.emulator.helpers import (
     add_job,
     add_worker,
     admin_http,
+    response_text,
     router_client,
     setup_queue,
     wait_offer,
@@ -36,7 +37,7 @@ def test_a_fault_for_the_next_call_only(emu: EmulatorThread, client: JobRouterCl
     with pytest.raises(HttpResponseError) as raised:
         client.get_worker("w")
     assert raised.value.status_code == 500
-    assert "InjectedFault" in raised.value.response.text()
+    assert "InjectedFault" in response_text(raised.value)
     with pytest.raises(HttpResponseError) as again:
         client.get_worker("w")
     assert again.value.status_code == 404  # the fault is used up: the real answer
@@ -153,6 +154,7 @@ def test_state_snapshot_and_event_log(
     assert status == status_events == 200
     assert [r["id"] for r in state["workers"]] == ["w"]
     assert state["workers"][0]["body"]["offers"][0]["offerId"] == offer.offer_id
+    assert offer.expires_at is not None
     assert {"key": ["offer", offer.offer_id], "due": offer.expires_at.isoformat()} in state["timers"]
     issued = [e for e in events if e["eventType"] == "Microsoft.Communication.RouterWorkerOfferIssued"]
     assert issued[0]["data"]["offerId"] == offer.offer_id

@@ -46,14 +46,17 @@ def test_full_lifecycle_from_job_to_closed(emu: EmulatorThread, ready: JobRouter
     worker = client.get_worker("w")
     assert worker.load_ratio == 1
     assert offer.capacity_cost == 1
+    assert offer.expires_at is not None
+    assert offer.offered_at is not None
     assert offer.expires_at - offer.offered_at == timedelta(seconds=60)
 
     accepted = client.accept_job_offer("w", offer.offer_id)
     assert (accepted.job_id, accepted.worker_id) == ("j", "w")
     job = client.get_job("j")
     assert job.status == "assigned"
+    assert job.assignments is not None
     assert job.assignments[accepted.assignment_id].worker_id == "w"
-    assert client.get_worker("w").assigned_jobs[0].job_id == "j"
+    assert (client.get_worker("w").assigned_jobs or [])[0].job_id == "j"
 
     client.complete_job("j", accepted.assignment_id, CompleteJobOptions(note="done"))
     assert client.get_job("j").status == "completed"
@@ -63,10 +66,13 @@ def test_full_lifecycle_from_job_to_closed(emu: EmulatorThread, ready: JobRouter
     job = client.get_job("j")
     assert job.status == "closed"
     assert job.disposition_code == "Closed"
+    assert job.assignments is not None
     assignment = job.assignments[accepted.assignment_id]
+    assert assignment.completed_at is not None
+    assert assignment.closed_at is not None
     assert assignment.assigned_at <= assignment.completed_at <= assignment.closed_at
     assert client.get_worker("w").load_ratio == 0
-    assert [n.message for n in job.notes] == ["done"]
+    assert [n.message for n in job.notes or []] == ["done"]
 
     assert event_types(emu, subject_contains="job/j") == [
         "RouterJobReceived",
@@ -171,6 +177,7 @@ def test_close_with_close_at_releases_capacity_at_that_time(ready: JobRouterClie
     assert client.get_job("j").status == "completed"
     assert client.get_worker("w").load_ratio == 1
     job = wait_status(client, "j", "closed", timeout=5)
+    assert job.assignments is not None
     assert job.assignments[assignment].closed_at is not None
     assert client.get_worker("w").load_ratio == 0
 
@@ -294,7 +301,7 @@ def test_with_a_processing_delay_an_unassigned_job_shows_assigned_until_processe
         client.unassign_job("j", assignment)
 
         worker = client.get_worker("w")  # as recorded: still assigned, no offer yet
-        assert ([a.assignment_id for a in worker.assigned_jobs], worker.offers) == ([assignment], [])
+        assert ([a.assignment_id for a in worker.assigned_jobs or []], worker.offers) == ([assignment], [])
         assert client.get_job("j").status == "assigned"
         with pytest.raises(ResourceNotFoundError):
             client.complete_job("j", assignment)

@@ -172,7 +172,7 @@ def test_a_selector_that_expires_stops_constraining_the_match(
 
     wait_offer(client, "w", "j", timeout=5)
 
-    selector = client.get_job("j").requested_worker_selectors[0]
+    selector = (client.get_job("j").requested_worker_selectors or [])[0]
     assert selector.status == "expired"
     assert selector.expires_at is not None
     assert "RouterJobWorkerSelectorsExpired" in event_types(emu, subject_contains="job/j")

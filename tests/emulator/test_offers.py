@@ -11,8 +11,16 @@ from azure.communication.jobrouter.models import DeclineJobOfferOptions, RoundRo
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import EmulatorThread
-from devstack.polling import wait_until
-from tests.emulator.helpers import add_job, add_worker, event_types, offers, setup_queue, wait_offer
+from tests.emulator.helpers import (
+    add_job,
+    add_worker,
+    event_types,
+    offers,
+    response_text,
+    setup_queue,
+    wait_offer,
+    wait_worker,
+)
 
 
 def test_decline_with_retry_offer_at_offers_the_job_again_after_that_time(
@@ -31,6 +39,7 @@ def test_decline_with_retry_offer_at_offers_the_job_again_after_that_time(
     assert offers(client, "w") == [], "re-offered before retryOfferAt"
     second = wait_offer(client, "w", "j", timeout=5)
     assert second.offer_id != first.offer_id
+    assert second.offered_at is not None
     assert second.offered_at >= retry_at.replace(microsecond=0)
 
 
@@ -79,7 +88,7 @@ def test_an_expired_offer_deregisters_the_worker(
     add_job(client, "j")
     offer = wait_offer(client, "w", "j")
 
-    worker = wait_until(lambda: (w := client.get_worker("w")).state == "inactive" and w, timeout=5)
+    worker = wait_worker(client, "w", lambda worker: worker.state == "inactive")
 
     assert worker.available_for_offers is False
     assert worker.offers == []
@@ -146,7 +155,7 @@ def test_declining_an_accepted_offer_is_not_found_with_the_services_message(
     client.accept_job_offer("w", offer.offer_id)
     with pytest.raises(ResourceNotFoundError) as raised:
         client.decline_job_offer("w", offer.offer_id)
-    text = raised.value.response.text()
+    text = response_text(raised.value)
     assert f"DeclineOfferCommandHandler: Offer not found. OfferId: {offer.offer_id}, WorkerId: w" in text
     assert '"communicationError"' in text
 

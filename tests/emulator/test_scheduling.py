@@ -44,6 +44,7 @@ def test_a_scheduled_job_waits_for_activation_at_its_time_and_queues_on_request(
     assert scheduled.scheduled_at is not None
     assert offers(client, "w") == []
     waiting = wait_status(client, "j", "waitingForActivation", timeout=5)
+    assert isinstance(waiting.matching_mode, ScheduleAndSuspendMode)
     assert waiting.matching_mode.schedule_at == schedule_at.replace(microsecond=schedule_at.microsecond)
     assert offers(client, "w") == []
 

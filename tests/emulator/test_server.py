@@ -10,7 +10,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import DEV_ACCESS_KEY, Emulator, EmulatorConfig, EmulatorThread
-from tests.emulator.helpers import router_client
+from tests.emulator.helpers import response_text, router_client
 
 
 def port_is_open(port: int) -> bool:
@@ -108,6 +108,6 @@ def test_an_internal_error_is_a_500_in_the_service_envelope_and_the_emulator_kee
         with pytest.raises(HttpResponseError) as raised:
             client.get_worker("w")
         assert raised.value.status_code == 500
-        assert "InternalError" in raised.value.response.text()
+        assert "InternalError" in response_text(raised.value)
         assert list(client.list_workers()) == []
     assert "simulated emulator bug" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def test_decline_then_expiry_delivers_declined_expired_and_deregistered(
         add_job(client, "j")
         first = wait_offer(client, "w", "j")
         client.decline_job_offer(
-            "w", first.offer_id, DeclineJobOfferOptions(retry_offer_at="2000-01-01T00:00:00Z")
+            "w", first.offer_id, DeclineJobOfferOptions(retry_offer_at=datetime(2000, 1, 1, tzinfo=UTC))
         )
         wait_offer(client, "w", "j")
         wait_until(lambda: client.get_worker("w").state == "inactive", timeout=5)

@@ -1,7 +1,7 @@
 """Worker fidelity: function_app.py indexed and invoked through azure-functions-runtime 1.3.0.
 
-Uses devstack.functions_worker.WorkerApp (the worker's own index/bind/invoke path, per
-functions-host.md §3.1). The SDK client is replaced with an in-memory fake through the factory the
+Uses devstack.functions_worker.WorkerApp (the worker library's own index/bind/invoke path; see
+docs/functions-host.md). The SDK client is replaced with an in-memory fake through the factory the
 app's handler resolves at first use, ``offer_handlers.client.build_responder``; no network.
 """
 

@@ -10,7 +10,11 @@ decision fails here. How the template handles each:
   base64-encoded), OFFER_DECIDER (a custom decider shipped in the package). With no policy the app accepts
   every offer, as docs/deploy.md says.
 - left to the app's defaults: JOBROUTER_REQUEST_TIMEOUT_SECONDS, JOBROUTER_MAX_RETRIES (sized for offers that
-  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md).
+  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md); FLEET, FLEET_FILE and
+  FLEET_RECONCILE_SCHEDULE (no fleet declared: the app touches no worker, and the reconciliation timer runs
+  every minute doing nothing; the template does not set a fleet yet).
+- set by telemetry mode (telemetryMode): PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, only in OpenTelemetry
+  mode (the Python worker reads it, and the app turns its own OpenTelemetry on with it).
 """
 
 from __future__ import annotations
@@ -41,14 +45,24 @@ WHEN_REQUESTED = {
 APP_DEFAULTS = {
     "JOBROUTER_REQUEST_TIMEOUT_SECONDS": "the app's per-call budget (5 s) is sized for offers",
     "JOBROUTER_MAX_RETRIES": "the app's retry budget (2) is sized for offers",
+    "FLEET": "no fleet: no worker is touched",
+    "FLEET_FILE": "no fleet: no worker is touched",
+    "FLEET_RECONCILE_SCHEDULE": "every minute",
 }
-# Settings the platform reads, not the app; anything else the template sets must be in SETTING_NAMES.
+BY_TELEMETRY_MODE = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": True}  # useOpenTelemetry == true
+# Settings the platform reads (the Functions host, the Python worker, the OpenTelemetry exporters), not the
+# app; anything else the template sets must be in SETTING_NAMES.
 PLATFORM_SETTINGS = {
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
+    "AzureFunctionsJobHost__telemetryMode",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
 }
 KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)$")
 
@@ -70,7 +84,13 @@ def _named(settings: list[AppSetting], name: str) -> list[AppSetting]:
 
 @pytest.mark.parametrize("name", SETTING_NAMES, ids=SETTING_NAMES)
 def test_every_setting_the_app_reads_has_a_deployment_decision(name: str) -> None:
-    classified = ALWAYS.keys() | BY_AUTH_MODE.keys() | WHEN_REQUESTED.keys() | APP_DEFAULTS.keys()
+    classified = (
+        ALWAYS.keys()
+        | BY_AUTH_MODE.keys()
+        | WHEN_REQUESTED.keys()
+        | APP_DEFAULTS.keys()
+        | BY_TELEMETRY_MODE.keys()
+    )
     assert name in classified, (
         f"{name} is new in SETTING_NAMES: decide how infra/ sets it, then classify it here"
     )
@@ -90,6 +110,13 @@ def test_auth_settings_are_set_in_exactly_their_mode(
     assert setting.condition == "identityMode"
     assert setting.when is BY_AUTH_MODE[name]
     assert function_call(function.variable("identityMode"), "empty") == ["jobRouterConnectionStringSecretUri"]
+
+
+@pytest.mark.parametrize("name", sorted(BY_TELEMETRY_MODE), ids=sorted(BY_TELEMETRY_MODE))
+def test_telemetry_settings_are_set_in_exactly_their_mode(settings: list[AppSetting], name: str) -> None:
+    (setting,) = _named(settings, name)
+    assert setting.condition == "useOpenTelemetry"
+    assert setting.when is BY_TELEMETRY_MODE[name]
 
 
 @pytest.mark.parametrize("name", sorted(WHEN_REQUESTED), ids=sorted(WHEN_REQUESTED))

@@ -1,8 +1,8 @@
 """Where the recordings and the allow-list live, for the parity specs.
 
-The recordings are the original folder (``../shared/recordings/jobrouter``, where CI mounts it) when it is
-there, else the bundle committed in the repository (tests/parity/recordings/README.md), which holds everything
-the replay reads: both give the same results.
+The recordings are the original folder (``shared/recordings/jobrouter`` next to the repository, where CI
+mounts it) when it is there, else the bundle committed in the repository (tests/parity/recordings/README.md),
+which holds everything the replay reads: both give the same results.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from devstack.parity.replay import ReplaySettings, foreign_only_tokens, replay, 
 from tests.parity.conftest import recording_text
 
 GET_QUEUE = "test_job_queue.test_get_queue"  # no timing-dependent request: short polls suffice
-SHORT_POLLS = {"poll_timeout": 0.2}
+SHORT_POLLS = ReplaySettings(poll_timeout=0.2)
 GET_WORKER = "test_worker.test_get_worker"
 LIST_POLICIES = "test_classification_policy.test_list_classification_policies"
 
@@ -27,8 +27,8 @@ def with_recorded(recording: Recording, index: int, **changes: Any) -> Recording
     return dataclasses.replace(recording, exchanges=tuple(exchanges))
 
 
-def differences(recording: Recording, **settings: Any) -> list[tuple[int, str, str]]:
-    result = replay(recording, ReplaySettings(**settings))
+def differences(recording: Recording, settings: ReplaySettings = SHORT_POLLS) -> list[tuple[int, str, str]]:
+    result = replay(recording, settings)
     return [(e.index, d.where, d.kind) for e, d in result.differences()]
 
 
@@ -36,7 +36,7 @@ def differences(recording: Recording, **settings: Any) -> list[tuple[int, str, s
 
 
 def test_an_unmodified_recording_replays_without_differences(recordings: dict[str, Recording]) -> None:
-    assert differences(recordings[GET_QUEUE], **SHORT_POLLS) == []
+    assert differences(recordings[GET_QUEUE]) == []
 
 
 @pytest.mark.parametrize(
@@ -60,20 +60,20 @@ def test_a_change_injected_into_a_recorded_response_is_reported_at_that_request(
     body["labels"] = dict(body["labels"])
     mutate(body)
 
-    assert differences(with_recorded(recording, 3, response_body=body), **SHORT_POLLS) == [expected]
+    assert differences(with_recorded(recording, 3, response_body=body)) == [expected]
 
 
 def test_an_injected_status_is_reported(recordings: dict[str, Recording]) -> None:
     recording = with_recorded(recordings[GET_QUEUE], 5, status=200)
 
-    assert differences(recording, **SHORT_POLLS) == [(5, "status", "status")]
+    assert differences(recording) == [(5, "status", "status")]
 
 
 def test_an_injected_header_is_reported(recordings: dict[str, Recording]) -> None:
     recording = recordings[GET_QUEUE]
     headers = {**recording.exchanges[4].response_headers, "ETag": "Sanitized"}
 
-    assert differences(with_recorded(recording, 5, response_headers=headers), **SHORT_POLLS) == [
+    assert differences(with_recorded(recording, 5, response_headers=headers)) == [
         (5, "headers.ETag", "missing header")
     ]
 
@@ -105,7 +105,7 @@ def test_only_pages_holding_nothing_but_foreign_objects_are_not_sent(
 ) -> None:
     recording = recordings[LIST_POLICIES]
 
-    result = replay(recording, ReplaySettings(**SHORT_POLLS))
+    result = replay(recording, SHORT_POLLS)
 
     assert [r.exchange.index for r in result.results if r.skipped] == [7, 12, 17]
     assert len(foreign_only_tokens(recording)) == 1

@@ -1,4 +1,4 @@
-"""Issue 6 (6), the emulator under faults: stopped mid-run and started again with the same ``--state``
+"""Reliability: the emulator under faults: stopped mid-run and started again with the same ``--state``
 file, as a process (``python -m devstack.jobrouter --state FILE``), with the function answering offers
 through an in-process Functions host. No job, worker or pending offer is lost, and the offer-expiry
 timers pending at the restart fire afterwards."""
@@ -23,7 +23,8 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo.stack import APP_DIR, ChildProcess, free_port
+from devstack.demo.process_stack import ChildProcess
+from devstack.demo.stack import APP_DIR, free_port
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 from devstack.polling import wait_until_async

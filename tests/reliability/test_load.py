@@ -1,4 +1,4 @@
-"""Issue 6 (4), load with reconciliation through the dev stack (emulator and Functions host as processes).
+"""Reliability: load with reconciliation through the dev stack (emulator and Functions host as processes).
 
 Jobs are submitted with 10% duplicate deliveries (the publisher's knob), 5% of them reordered (the reorder
 window is opened for one submission batch in twenty) and 1% of accept calls answered 503 (a fault rule with
@@ -36,8 +36,9 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo import demo_event as ev
 from devstack.demo.demo_event import DemoEvent
+from devstack.demo.process_stack import ProcessStack
 from devstack.demo.run import event_log_limit
-from devstack.demo.stack import ProcessStack, StackInfo, StackOptions
+from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.polling import wait_until_async
 from tests.e2e.support import CONTACT_CENTRE_POLICY
@@ -296,7 +297,7 @@ def reconcile(
     first_seen: dict[str, datetime] = {}
     order: list[datetime] = []
     for line in lines:
-        event_id = line.fields.get("event_id", "")
+        event_id = line.fields.get("event_id") or ""
         if event_id in short and event_id not in first_seen:
             first_seen[event_id] = short[event_id].time
             order.append(short[event_id].time)

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offer_handlers.decide import Accept, Decision, Decline, Leave, decide, holds, trace
+from offer_handlers.compiled_conditions import compile_condition
+from offer_handlers.decide import Accept, Decision, Decline, Leave, decide, holds
 from offer_handlers.events import LabelValue, Offer
+from offer_handlers.explain import trace
 from offer_handlers.policy import (
     AcceptAction,
     Action,
@@ -34,9 +36,8 @@ from offer_handlers.policy import (
     PriorityRange,
     Rule,
     TimeWindow,
-    compile_condition,
-    parse_policy,
 )
+from offer_handlers.policy_document import parse_policy
 
 # --- the oracle: the uncompiled interpretation ----------------------------------------------------
 

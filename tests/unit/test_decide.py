@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from offer_handlers.decide import Accept, Decline, Leave, decide, describe, holds, trace
+from offer_handlers.decide import Accept, Decline, Leave, decide, holds
 from offer_handlers.events import Offer
-from offer_handlers.policy import NO_POLICY, load_policy_file, parse_policy
+from offer_handlers.explain import describe, trace
+from offer_handlers.policy import NO_POLICY
+from offer_handlers.policy_document import load_policy_file, parse_policy
 from tests.fixtures import EXAMPLES_DIR
 
 # Tuesday 5 March 2024, 10:15:02 UTC (London is on UTC in March; New York is UTC-5).

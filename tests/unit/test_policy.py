@@ -23,14 +23,12 @@ from offer_handlers.policy import (
     PriorityRange,
     Rule,
     TimeWindow,
-    load_policy_file,
-    load_policy_text,
-    parse_policy,
 )
+from offer_handlers.policy_document import load_policy_file, load_policy_text, parse_policy
 from tests.fixtures import EXAMPLES_DIR
 
 
-def doc(*rules: dict[str, Any], default: dict[str, Any] | None = None) -> dict[str, Any]:
+def doc(*rules: object, default: dict[str, Any] | None = None) -> dict[str, Any]:  # a rule may be invalid
     return {"version": 1, "rules": list(rules), "default": default or {"action": "accept"}}
 
 

@@ -18,7 +18,8 @@ from offer_handlers.errors import InvalidEventError, InvalidPolicyError
 from offer_handlers.events import OFFER_ISSUED, Envelope, Offer, envelopes_from_json, parse_offer
 from offer_handlers.execute import Outcome
 from offer_handlers.handler import OfferHandler
-from offer_handlers.policy import Policy, load_policy_file, load_policy_text, parse_policy
+from offer_handlers.policy import Policy
+from offer_handlers.policy_document import load_policy_file, load_policy_text, parse_policy
 from offer_handlers.settings import load_settings
 from tests.fixtures import EXAMPLES_DIR, OFFER_FIXTURES, envelope, load_event, offered_at, single
 from tests.fixtures.fakes import FakeResponder
@@ -65,7 +66,7 @@ FIXTURE_EVENTS = [single(load_event(name)) for name in OFFER_FIXTURES]
 @st.composite
 def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     """A real fixture with a few data fields removed, replaced or added."""
-    event = copy.deepcopy(draw(st.sampled_from(FIXTURE_EVENTS)))
+    event: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(FIXTURE_EVENTS)))
     data = event["data"]
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         key = draw(st.sampled_from(WIRE_KEYS))

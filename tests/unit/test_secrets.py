@@ -14,8 +14,10 @@ from azure.core.credentials import AzureKeyCredential
 
 from offer_handlers.client import build_responder
 from offer_handlers.errors import ConfigurationError, RetryableServiceError
+from offer_handlers.fleet_keeper import FleetKeeper
 from offer_handlers.handler import OfferHandler
 from offer_handlers.settings import Settings, load_settings
+from offer_handlers.worker_registrar import build_registrar
 from tests.fixtures import envelope, load_event, offered_at, single, with_data
 from tests.fixtures.http import ACCESS_KEY, TOKEN, Answer, FakeCredential, FakeJobRouter
 
@@ -133,3 +135,39 @@ def test_settings_never_show_the_connection_string() -> None:
 
     assert ACCESS_KEY not in repr(settings)
     assert ACCESS_KEY not in str(settings)
+
+
+def test_the_fleet_logs_no_access_key_or_signature_at_debug(
+    debug_everywhere: pytest.LogCaptureFixture,
+) -> None:
+    # a deregistered bot: read, register (200); then a 401 on the next run's read (configuration error)
+    worker = (
+        '{"id":"bot-1","etag":"e1","queues":["q"],"capacity":1,"labels":{"Id":"bot-1"},"tags":{},'
+        '"channels":[{"channelId":"chat","capacityCostPerJob":1}],"availableForOffers":false}'
+    )
+    fake = FakeJobRouter([Answer(200, worker), Answer(200, worker), Answer(401)])
+    fleet = (
+        '{"version":1,"workers":[{"id":"bot-1","queues":["q"],"capacity":1,'
+        '"channels":[{"channelId":"chat","capacityCostPerJob":1}]}]}'
+    )
+    env = {"JOBROUTER_CONNECTION_STRING": CONNECTION_STRING, "FLEET": fleet}
+    keeper = FleetKeeper(
+        app_root=Path("."),
+        settings_loader=lambda root: load_settings(root, env),
+        registrar_factory=lambda settings: build_registrar(
+            settings, transport=fake.transport(), logging_enable=True
+        ),
+    )
+    errors: list[BaseException] = []
+    for _ in range(2):
+        try:
+            keeper.reconcile()
+        except ConfigurationError as err:
+            errors.append(err)
+
+    said = everything_said(debug_everywhere, errors)
+    assert len(errors) == 1
+    assert [r.method for r in fake.requests] == ["GET", "PATCH", "GET"]
+    assert "'Authorization': 'REDACTED'" in said
+    for secret in SECRETS:
+        assert secret not in said

@@ -10,9 +10,11 @@ import pytest
 from offer_handlers.errors import ConfigurationError
 from offer_handlers.settings import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_RECONCILE_SCHEDULE,
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
     SETTING_NAMES,
     load_settings,
+    reconcile_schedule,
 )
 from tests.fixtures import REPO_ROOT
 
@@ -30,6 +32,10 @@ def test_setting_names_lists_every_setting_the_function_reads() -> None:
         "OFFER_DECIDER",
         "JOBROUTER_REQUEST_TIMEOUT_SECONDS",
         "JOBROUTER_MAX_RETRIES",
+        "FLEET",
+        "FLEET_FILE",
+        "FLEET_RECONCILE_SCHEDULE",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
     }
     assert len(SETTING_NAMES) == len(set(SETTING_NAMES))
 
@@ -83,6 +89,38 @@ def test_a_relative_policy_file_is_read_from_the_app_root_and_an_absolute_one_as
     assert load_settings(ROOT, {"OFFER_POLICY_FILE": "/etc/p.json"}).policy_file == Path("/etc/p.json")
 
 
+def test_a_relative_fleet_file_is_read_from_the_app_root_and_the_inline_fleet_stays_out_of_the_repr() -> None:
+    assert load_settings(ROOT, {"FLEET_FILE": "fleet/bots.json"}).fleet_file == ROOT / "fleet/bots.json"
+    inline = load_settings(ROOT, {"FLEET": '{"version": 1, "workers": []}'})
+    assert inline.fleet_text == '{"version": 1, "workers": []}'
+    assert "workers" not in repr(inline)
+
+
+def test_inline_and_file_fleet_together_are_read_and_left_for_the_fleet_loader_to_refuse() -> None:
+    settings = load_settings(ROOT, {"FLEET": "{}", "FLEET_FILE": "f.json"})  # offers keep working
+
+    assert (settings.fleet_text, settings.fleet_file) == ("{}", ROOT / "f.json")
+
+
+@pytest.mark.parametrize(
+    ("env", "schedule"),
+    [
+        ({}, DEFAULT_RECONCILE_SCHEDULE),
+        ({"FLEET_RECONCILE_SCHEDULE": "  "}, DEFAULT_RECONCILE_SCHEDULE),
+        ({"FLEET_RECONCILE_SCHEDULE": "*/30 * * * * *"}, "%FLEET_RECONCILE_SCHEDULE%"),
+    ],
+    ids=["unset", "empty", "set"],
+)
+def test_the_reconcile_schedule_is_the_setting_expression_only_when_the_setting_has_a_value(
+    env: dict[str, str], schedule: str
+) -> None:
+    assert reconcile_schedule(env) == schedule
+
+
+def test_the_default_reconcile_schedule_is_every_minute_at_second_zero() -> None:
+    assert DEFAULT_RECONCILE_SCHEDULE == "0 * * * * *"
+
+
 def test_inline_and_file_policy_together_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="OFFER_POLICY or OFFER_POLICY_FILE, not both"):
         load_settings(ROOT, {"OFFER_POLICY": "{}", "OFFER_POLICY_FILE": "p.json"})
@@ -133,3 +171,32 @@ def test_the_connection_string_never_appears_in_the_settings_repr() -> None:
 )
 def test_auth_settings_names_what_to_check_on_a_401(env: dict[str, str], names: str) -> None:
     assert load_settings(ROOT, env).auth_settings.startswith(names)
+
+
+def test_opentelemetry_mode_is_off_unless_the_worker_setting_turns_it_on() -> None:
+    assert load_settings(ROOT, {}).opentelemetry is False
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+    ],
+)
+def test_the_telemetry_switch_reads_the_values_the_worker_reads(value: str, on: bool) -> None:
+    settings = load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": value})
+
+    assert settings.opentelemetry is on
+
+
+def test_an_unreadable_telemetry_switch_names_the_setting() -> None:
+    with pytest.raises(
+        ConfigurationError, match="PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY must be true or false"
+    ):
+        load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "maybe"})

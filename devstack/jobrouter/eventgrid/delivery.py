@@ -16,8 +16,8 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Final
 
+from devstack.jobrouter.event_fields import format_event_time
 from devstack.jobrouter.eventgrid.envelopes import PublishedEvent, Schema
-from devstack.jobrouter.events import format_event_time
 
 __all__ = [
     "DEFAULT_EVENT_LOG_LIMIT",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from devstack.jobrouter.events import format_event_time
+from devstack.jobrouter.event_fields import format_event_time
 
 __all__ = [
     "SCHEMAS",

@@ -28,6 +28,7 @@ from typing import Self
 
 import aiohttp
 
+from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.eventgrid.delivery import (
     DEFAULT_EVENT_LOG_LIMIT,
     NON_RETRIABLE_STATUSES,
@@ -44,7 +45,6 @@ from devstack.jobrouter.eventgrid.delivery import (
 from devstack.jobrouter.eventgrid.envelopes import PublishedEvent, body, notification_headers
 from devstack.jobrouter.eventgrid.handshake import keep_validating, subscription_states, validate_once
 from devstack.jobrouter.eventgrid.subscription import Subscription
-from devstack.jobrouter.events import RouterEvent
 
 __all__ = ["EventPublisher"]
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from devstack.jobrouter.event_types import resolve_event_type, short_event_type
 from devstack.jobrouter.eventgrid.delivery import DEFAULT_RETRY_SCHEDULE, retry_delay
 from devstack.jobrouter.eventgrid.envelopes import SCHEMAS, Schema
-from devstack.jobrouter.events import resolve_event_type, short_event_type
 
 __all__ = ["Subscription"]
 
@@ -59,6 +59,21 @@ class Subscription:
     handshake: bool = True
 
     def __post_init__(self) -> None:
+        self._check_endpoint()
+        if self.schema not in SCHEMAS:
+            raise ValueError(f"webhook schema must be one of {', '.join(SCHEMAS)}, got {self.schema!r}")
+        if self.included_event_types is not None:
+            if not self.included_event_types:
+                raise ValueError("included_event_types must be None (all types) or name at least one type")
+            resolved = frozenset(resolve_event_type(t) for t in self.included_event_types)
+            object.__setattr__(self, "included_event_types", resolved)
+        self._check_retry_policy()
+        if not (math.isfinite(self.delivery_timeout) and self.delivery_timeout > 0):
+            raise ValueError(f"delivery_timeout must be > 0 seconds, got {self.delivery_timeout}")
+        if self.dead_letter_path is not None:
+            object.__setattr__(self, "dead_letter_path", Path(self.dead_letter_path))
+
+    def _check_endpoint(self) -> None:
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -68,13 +83,9 @@ class Subscription:
             raise ValueError(
                 "webhook endpoint must not carry a '#' fragment (use Subscription.parse for '#options')"
             )
-        if self.schema not in SCHEMAS:
-            raise ValueError(f"webhook schema must be one of {', '.join(SCHEMAS)}, got {self.schema!r}")
-        if self.included_event_types is not None:
-            if not self.included_event_types:
-                raise ValueError("included_event_types must be None (all types) or name at least one type")
-            resolved = frozenset(resolve_event_type(t) for t in self.included_event_types)
-            object.__setattr__(self, "included_event_types", resolved)
+
+    def _check_retry_policy(self) -> None:
+        """Attempts, time to live, schedule and scale; the schedule is stored as a tuple of floats."""
         if not 1 <= self.max_delivery_attempts <= _MAX_ATTEMPTS_LIMIT:
             raise ValueError(
                 f"max_delivery_attempts must be 1-{_MAX_ATTEMPTS_LIMIT}, got {self.max_delivery_attempts}"
@@ -90,10 +101,6 @@ class Subscription:
         object.__setattr__(self, "retry_schedule", tuple(float(d) for d in self.retry_schedule))
         if not (math.isfinite(self.retry_scale) and self.retry_scale > 0):
             raise ValueError(f"retry_scale must be > 0, got {self.retry_scale}")
-        if not (math.isfinite(self.delivery_timeout) and self.delivery_timeout > 0):
-            raise ValueError(f"delivery_timeout must be > 0 seconds, got {self.delivery_timeout}")
-        if self.dead_letter_path is not None:
-            object.__setattr__(self, "dead_letter_path", Path(self.dead_letter_path))
 
     def __repr__(self) -> str:
         types = (

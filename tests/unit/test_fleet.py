@@ -1,0 +1,300 @@
+"""The fleet document: valid ones become frozen workers; invalid ones fail naming the worker and field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offer_handlers.errors import InvalidFleetError
+from offer_handlers.fleet import (
+    DEFAULT_RECONCILE_BUDGET,
+    NO_FLEET,
+    BotWorker,
+    FlapGuard,
+    Fleet,
+    WorkerChannel,
+    load_fleet_file,
+    load_fleet_text,
+    parse_fleet,
+)
+from tests.fixtures import EXAMPLES_DIR
+
+
+def bot(**changes: Any) -> dict[str, Any]:
+    """A valid worker declaration; a value of ``...`` removes the field."""
+    worker: dict[str, Any] = {
+        "id": "bot-1",
+        "queues": ["support-en"],
+        "capacity": 100,
+        "channels": [{"channelId": "chat", "capacityCostPerJob": 20, "maxNumberOfJobs": 5}],
+        "labels": {"kind": "bot", "level": 2, "vip": False, "score": 0.5},
+        "tags": {"owner": "bots-team"},
+    }
+    for key, value in changes.items():
+        if value is ...:
+            worker.pop(key, None)
+        else:
+            worker[key] = value
+    return worker
+
+
+def doc(*workers: Any, **top: Any) -> dict[str, Any]:
+    return {"version": 1, "workers": list(workers), **top}
+
+
+# --- valid documents ---------------------------------------------------------------------------------
+
+
+def test_a_worker_declaration_becomes_a_frozen_bot_worker_with_every_field() -> None:
+    fleet = parse_fleet(doc(bot()))
+
+    assert fleet.workers == (
+        BotWorker(
+            worker_id="bot-1",
+            queues=("support-en",),
+            capacity=100,
+            channels=(WorkerChannel("chat", 20, 5),),
+            labels={"kind": "bot", "level": 2, "vip": False, "score": 0.5},
+            tags={"owner": "bots-team"},
+            enabled=True,
+        ),
+    )
+    assert fleet.declared("bot-1") is fleet.workers[0]
+    assert fleet.declared("agent-ana") is None
+
+
+def test_optional_fields_take_their_defaults() -> None:
+    one_chat = [{"channelId": "chat", "capacityCostPerJob": 1}]
+    fleet = parse_fleet(doc(bot(labels=..., tags=..., channels=one_chat)))
+
+    (worker,) = fleet.workers
+    assert (dict(worker.labels), dict(worker.tags), worker.enabled) == ({}, {}, True)
+    assert worker.channels == (WorkerChannel("chat", 1, None),)
+    assert fleet.guard == FlapGuard()
+    assert fleet.reconcile_budget == DEFAULT_RECONCILE_BUDGET
+
+
+def test_the_default_guard_backs_off_after_three_expiries_in_fifteen_minutes_from_30_s_to_10_min() -> None:
+    assert FlapGuard() == FlapGuard(
+        max_expiries=3,
+        window=timedelta(minutes=15),
+        first_backoff=timedelta(seconds=30),
+        max_backoff=timedelta(minutes=10),
+    )
+
+
+def test_guard_and_reconcile_budget_are_read() -> None:
+    fleet = parse_fleet(
+        doc(
+            guard={"maxExpiries": 5, "windowSeconds": 60, "firstBackoffSeconds": 2, "maxBackoffSeconds": 8},
+            reconcile={"budgetSeconds": 12.5},
+        )
+    )
+
+    assert fleet.guard == FlapGuard(5, timedelta(seconds=60), timedelta(seconds=2), timedelta(seconds=8))
+    assert fleet.reconcile_budget == timedelta(seconds=12.5)
+
+
+def test_a_disabled_worker_is_kept_with_enabled_false() -> None:
+    (worker,) = parse_fleet(doc(bot(enabled=False))).workers
+
+    assert worker.enabled is False
+
+
+def test_an_empty_fleet_declares_no_worker() -> None:
+    assert parse_fleet(doc()).workers == ()
+    assert NO_FLEET.workers == ()
+
+
+def test_the_example_fleet_loads_with_an_enabled_and_a_disabled_bot() -> None:
+    fleet = load_fleet_file(EXAMPLES_DIR / "fleet.json")
+
+    assert {w.enabled for w in fleet.workers} == {True, False}
+    assert len(fleet.by_id) == len(fleet.workers) >= 2
+
+
+def test_a_fleet_is_immutable() -> None:
+    fleet = parse_fleet(doc(bot()))
+
+    with pytest.raises(AttributeError):
+        fleet.workers[0].capacity = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        fleet.workers[0].labels["kind"] = "human"  # type: ignore[index]
+
+
+def test_the_text_loader_reads_json() -> None:
+    assert load_fleet_text(json.dumps(doc(bot()))) == parse_fleet(doc(bot()))
+
+
+# --- invalid documents: every error names the worker (when there is one) and the field -----------------
+
+CASES: list[tuple[str, Any, str | None, str | None, str]] = [
+    # (id, document, worker, field, message fragment)
+    ("not-an-object", [], None, None, "expected a JSON object"),
+    ("no-version", {"workers": []}, None, "version", "missing"),
+    ("wrong-version", {"version": 2, "workers": []}, None, "version", "unsupported version 2"),
+    ("boolean-version", {"version": True, "workers": []}, None, "version", "unsupported version"),
+    ("unknown-top-field", doc(bots=[]), None, "bots", "unknown field"),
+    ("no-workers", {"version": 1}, None, "workers", "expected an array"),
+    ("workers-not-array", {"version": 1, "workers": {}}, None, "workers", "expected an array"),
+    ("worker-not-object", doc("bot-1"), "#1", None, "expected a JSON object"),
+    ("no-id", doc(bot(id=...)), "#1", "id", "needs an id"),
+    ("empty-id", doc(bot(id="")), "#1", "id", "needs an id"),
+    ("id-with-slash", doc(bot(id="bots/1")), "bots/1", "id", "request path"),
+    ("id-with-space", doc(bot(id="bot 1")), "bot 1", "id", "request path"),
+    ("duplicate-id", doc(bot(), bot()), "bot-1", None, "declared twice"),
+    ("unknown-worker-field", doc(bot(totalCapacity=5)), "bot-1", "totalCapacity", "unknown field"),
+    ("enabled-not-bool", doc(bot(enabled="no")), "bot-1", "enabled", "true or false"),
+    ("no-queues", doc(bot(queues=...)), "bot-1", "queues", "non-empty array"),
+    ("empty-queues", doc(bot(queues=[])), "bot-1", "queues", "non-empty array"),
+    ("queue-not-string", doc(bot(queues=[1])), "bot-1", "queues", "non-empty strings"),
+    ("queue-twice", doc(bot(queues=["q", "q"])), "bot-1", "queues", "same id twice"),
+    ("no-capacity", doc(bot(capacity=...)), "bot-1", "capacity", "missing"),
+    ("capacity-zero", doc(bot(capacity=0)), "bot-1", "capacity", "between 1 and 2147483647"),
+    ("capacity-too-big", doc(bot(capacity=2**31)), "bot-1", "capacity", "between 1 and 2147483647"),
+    ("capacity-fraction", doc(bot(capacity=1.5)), "bot-1", "capacity", "whole number"),
+    ("capacity-bool", doc(bot(capacity=True)), "bot-1", "capacity", "whole number"),
+    ("no-channels", doc(bot(channels=...)), "bot-1", "channels", "non-empty array"),
+    ("empty-channels", doc(bot(channels=[])), "bot-1", "channels", "never offered a job"),
+    ("channel-not-object", doc(bot(channels=["chat"])), "bot-1", "channels[0]", "expected a JSON object"),
+    (
+        "channel-no-id",
+        doc(bot(channels=[{"capacityCostPerJob": 1}])),
+        "bot-1",
+        "channels[0].channelId",
+        "non-empty string",
+    ),
+    (
+        "channel-twice",
+        doc(
+            bot(
+                channels=[
+                    {"channelId": "chat", "capacityCostPerJob": 1},
+                    {"channelId": "chat", "capacityCostPerJob": 2},
+                ]
+            )
+        ),
+        "bot-1",
+        "channels[1].channelId",
+        "listed twice",
+    ),
+    (
+        "channel-no-cost",
+        doc(bot(channels=[{"channelId": "chat"}])),
+        "bot-1",
+        "channels[0].capacityCostPerJob",
+        "missing",
+    ),
+    (
+        "channel-negative-cost",
+        doc(bot(channels=[{"channelId": "chat", "capacityCostPerJob": -1}])),
+        "bot-1",
+        "channels[0].capacityCostPerJob",
+        "between 0 and",
+    ),
+    (
+        "channel-cost-above-capacity",
+        doc(bot(capacity=10, channels=[{"channelId": "voice", "capacityCostPerJob": 11}])),
+        "bot-1",
+        "channels[0].capacityCostPerJob",
+        "would ever fit",
+    ),
+    (
+        "channel-max-jobs-zero",
+        doc(bot(channels=[{"channelId": "chat", "capacityCostPerJob": 1, "maxNumberOfJobs": 0}])),
+        "bot-1",
+        "channels[0].maxNumberOfJobs",
+        "between 1 and",
+    ),
+    (
+        "channel-unknown-field",
+        doc(bot(channels=[{"channelId": "chat", "capacityCostPerJob": 1, "cost": 1}])),
+        "bot-1",
+        "channels[0].cost",
+        "unknown field",
+    ),
+    ("labels-not-object", doc(bot(labels=["kind"])), "bot-1", "labels", "key/value pairs"),
+    ("label-null", doc(bot(labels={"kind": None})), "bot-1", "labels.kind", "string, number or boolean"),
+    ("label-array", doc(bot(labels={"kind": ["bot"]})), "bot-1", "labels.kind", "string, number or boolean"),
+    ("label-nan", doc(bot(labels={"score": float("nan")})), "bot-1", "labels.score", "finite"),
+    ("label-empty-key", doc(bot(labels={"": 1})), "bot-1", "labels", "a key is empty"),
+    ("label-id-mismatch", doc(bot(labels={"Id": "bot-2"})), "bot-1", "labels.Id", "sets this label"),
+    ("tag-object", doc(bot(tags={"owner": {"team": "x"}})), "bot-1", "tags.owner", "number or boolean"),
+    ("hold-tag-declared", doc(bot(tags={"fleetHold": True})), "bot-1", "tags.fleetHold", "never declared"),
+    ("guard-not-object", doc(guard=3), None, "guard", "expected a JSON object"),
+    ("guard-unknown-field", doc(guard={"max": 3}), None, "guard.max", "unknown field"),
+    ("guard-zero-expiries", doc(guard={"maxExpiries": 0}), None, "guard.maxExpiries", "between 1 and 100"),
+    ("guard-short-window", doc(guard={"windowSeconds": 1}), None, "guard.windowSeconds", "between 10"),
+    (
+        "guard-backoff-shrinks",
+        doc(guard={"firstBackoffSeconds": 60, "maxBackoffSeconds": 30}),
+        None,
+        "guard.maxBackoffSeconds",
+        "at least firstBackoffSeconds",
+    ),
+    (
+        "guard-backoff-not-number",
+        doc(guard={"firstBackoffSeconds": "30s"}),
+        None,
+        "guard.firstBackoffSeconds",
+        "expected a number",
+    ),
+    ("budget-zero", doc(reconcile={"budgetSeconds": 0}), None, "reconcile.budgetSeconds", "between 1 and"),
+    ("reconcile-unknown", doc(reconcile={"every": 60}), None, "reconcile.every", "unknown field"),
+    ("description-not-text", doc(description=5), None, "description", "expected a string"),
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "worker", "field", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_an_invalid_document_fails_naming_the_worker_and_the_field(
+    document: Any, worker: str | None, field: str | None, fragment: str
+) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(copy.deepcopy(document))
+
+    assert (caught.value.worker, caught.value.field) == (worker, field)
+    assert fragment in caught.value.message
+    if worker is not None:
+        assert f"worker {worker!r}" in str(caught.value)
+
+
+def test_too_many_workers_are_refused() -> None:
+    workers = [bot(id=f"bot-{n}") for n in range(1001)]
+
+    with pytest.raises(InvalidFleetError, match="at most 1000 workers"):
+        parse_fleet(doc(*workers))
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        ('{"version": 1, "version": 1, "workers": []}', "version", "appears twice"),
+        ('{"version": 1, "workers": [{"id": "b", "capacity": NaN}]}', None, "NaN is not a JSON number"),
+        ('{"version": 1, "workers": [}', None, "not valid JSON"),
+    ],
+    ids=["duplicate-key", "nan", "syntax"],
+)
+def test_text_that_is_not_strict_json_is_refused(text: str, field: str | None, fragment: str) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        load_fleet_text(text)
+
+    assert caught.value.field == field
+    assert fragment in str(caught.value)
+
+
+def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.json"
+
+    with pytest.raises(InvalidFleetError, match="cannot read"):
+        load_fleet_file(missing)
+
+
+def test_fleet_equality_ignores_the_derived_index() -> None:
+    assert parse_fleet(doc(bot())) == Fleet(workers=parse_fleet(doc(bot())).workers)

@@ -1,0 +1,435 @@
+"""FleetKeeper: lifecycle events and reconciliation runs end to end, against an in-memory Job Router.
+
+Given a declared fleet and a fake registrar that behaves like the service (ETags, conditional writes),
+each test states one behaviour: what is written, what is left alone, and the one log line per action.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from offer_handlers.errors import ConfigurationError, RetryableServiceError
+from offer_handlers.fleet import WorkerChannel
+from offer_handlers.fleet_keeper import FLEET_ACTION_LOGGER, FleetKeeper
+from offer_handlers.repair_execute import RepairOutcome
+from offer_handlers.settings import Settings
+from offer_handlers.worker_diff import WorkerState
+from tests.fixtures import envelope, load_event, single, with_data
+from tests.fixtures.fakes import FakeRegistrar, http_error
+
+ROOT = Path(".")
+T0 = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+CHAT = {"channelId": "chat", "capacityCostPerJob": 1}
+
+
+def declared(worker_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "id": worker_id,
+        "queues": ["support-en"],
+        "capacity": 3,
+        "channels": [CHAT],
+        "labels": {"kind": "bot"},
+        **changes,
+    }
+
+
+FLEET = {
+    "version": 1,
+    "guard": {"maxExpiries": 3, "windowSeconds": 900, "firstBackoffSeconds": 30, "maxBackoffSeconds": 600},
+    "reconcile": {"budgetSeconds": 40},
+    "workers": [declared("bot-1"), declared("bot-2"), declared("bot-off", enabled=False)],
+}
+
+
+def service_worker(worker_id: str, *, available: bool = True, **changes: Any) -> WorkerState:
+    """The worker as Job Router has it for a declaration above (in sync unless changed)."""
+    state = WorkerState(
+        worker_id=worker_id,
+        etag=f"{worker_id}-v1",
+        available_for_offers=available,
+        state="active" if available else "inactive",
+        queues=("support-en",),
+        capacity=3,
+        channels=(WorkerChannel("chat", 1),),
+        labels={"Id": worker_id, "kind": "bot"},
+        tags={},
+    )
+    return replace(state, **changes)
+
+
+class Clock:
+    """A settable wall clock and monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.mono = 0.0
+
+    def wall(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake() -> FakeRegistrar:
+    return FakeRegistrar()
+
+
+def keeper_for(
+    fake: FakeRegistrar, clock: Clock, fleet: object = FLEET, built: list[Settings] | None = None
+) -> FleetKeeper:
+    """A keeper on the fake, with FLEET set to ``fleet`` (None: no fleet); ``built`` records client builds."""
+    fleet_text = fleet if isinstance(fleet, str) or fleet is None else json.dumps(fleet)
+    loaded = Settings(
+        app_root=ROOT, connection_string="endpoint=http://x;accesskey=a2V5", fleet_text=fleet_text
+    )
+
+    def build(settings: Settings) -> FakeRegistrar:
+        if built is not None:
+            built.append(settings)
+        return fake
+
+    return FleetKeeper(
+        app_root=ROOT,
+        settings_loader=lambda _root: loaded,
+        registrar_factory=build,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+    )
+
+
+@pytest.fixture
+def keeper(fake: FakeRegistrar, clock: Clock) -> FleetKeeper:
+    return keeper_for(fake, clock)
+
+
+@pytest.fixture(autouse=True)
+def _capture(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=FLEET_ACTION_LOGGER)
+
+
+_PAIR = re.compile(r'([\w-]+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def fleet_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+    """The fleet log's lines, as dicts (JSON-quoted values unquoted)."""
+    lines = []
+    for record in caplog.records:
+        if record.name == FLEET_ACTION_LOGGER:
+            pairs = _PAIR.findall(record.getMessage())
+            lines.append({k: json.loads(v) if v.startswith('"') else v for k, v in pairs})
+    return lines
+
+
+def deregistered(worker_id: str = "bot-1", schema: str = "eventgrid", event_id: str = "ev-d1") -> Any:
+    event = {**single(load_event(f"worker_deregistered.{schema}")), "id": event_id}
+    return envelope(with_data(event, workerId=worker_id))
+
+
+def expired(offer_id: str, worker_id: str = "bot-1", event_id: str | None = None) -> Any:
+    event = {**single(load_event("offer_expired.eventgrid")), "id": event_id or f"ev-{offer_id}"}
+    return envelope(with_data(event, workerId=worker_id, offerId=offer_id))
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schema", ["eventgrid", "cloudevents"])
+def test_a_deregistered_bot_is_registered_again_and_one_line_says_so(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture, schema: str
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    result = keeper.handle(deregistered(schema=schema))
+
+    assert result.outcome is RepairOutcome.REGISTERED
+    assert fake.workers["bot-1"].available_for_offers
+    (line,) = fleet_lines(caplog)
+    assert line == {
+        "action": "register",
+        "reason": "deregistered",
+        "worker_id": "bot-1",
+        "event_id": "ev-d1",
+        "trigger": "deregistered",
+        "outcome": "registered",
+        "changes": "available",
+        "until": "-",
+        "expiries": "-",
+        "elapsed_ms": line["elapsed_ms"],
+        "schema": schema,
+    }
+
+
+def test_a_duplicate_delivery_makes_no_second_write(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    first = keeper.handle(deregistered())
+    second = keeper.handle(deregistered())
+
+    assert (first.outcome, second.outcome) == (RepairOutcome.REGISTERED, RepairOutcome.LEFT)
+    assert len(fake.writes()) == 1
+
+
+def test_an_expiry_and_its_deregistration_together_make_one_write(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    outcomes = [keeper.handle(expired("o1")).outcome, keeper.handle(deregistered()).outcome]
+
+    assert outcomes == [RepairOutcome.REGISTERED, RepairOutcome.LEFT]
+    assert len(fake.writes()) == 1
+
+
+def test_a_deregistration_delivered_after_the_bot_is_back_is_left(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1")  # already registered again (late, out-of-order delivery)
+
+    result = keeper.handle(deregistered())
+
+    assert result.outcome is RepairOutcome.LEFT
+    assert fake.writes() == []
+    assert fleet_lines(caplog)[0]["reason"] == "registered"
+
+
+def test_a_person_is_never_touched(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["agent-ana"] = service_worker("agent-ana", available=False)
+
+    result = keeper.handle(deregistered("agent-ana"))
+
+    assert result.outcome is RepairOutcome.LEFT
+    assert fake.calls == []
+    line = fleet_lines(caplog)[0]
+    assert (line["action"], line["reason"], line["worker_id"]) == ("leave", "undeclared", "agent-ana")
+
+
+def test_a_held_bot_is_left_to_the_operator(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False, tags={"fleetHold": "INC-4711"})
+
+    result = keeper.handle(deregistered())
+
+    assert (result.outcome, result.decision and result.decision.reason) == (RepairOutcome.LEFT, "held")
+    assert fake.writes() == []
+
+
+def test_a_bot_whose_offers_keep_expiring_is_backed_off_then_registered_by_the_timer(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    outcomes = []
+    for n in range(3):  # each expiry deregisters the bot; the app brings it back until the third
+        fake.workers["bot-1"] = replace(fake.workers["bot-1"], available_for_offers=False, etag=f"v{n}")
+        outcomes.append(keeper.handle(expired(f"o{n}")).outcome)
+        clock.advance(5)
+
+    assert outcomes == [RepairOutcome.REGISTERED, RepairOutcome.REGISTERED, RepairOutcome.BACKED_OFF]
+    backoff = fleet_lines(caplog)[-1]
+    assert (backoff["action"], backoff["reason"], backoff["expiries"]) == ("back-off", "flapping", "3")
+    assert backoff["until"] == (T0 + timedelta(seconds=10 + 30)).isoformat()
+
+    assert keeper.handle(deregistered()).outcome is RepairOutcome.BACKED_OFF  # still inside the back-off
+    assert keeper.reconcile().count(RepairOutcome.BACKED_OFF) == 1
+    clock.advance(30)
+    assert keeper.reconcile().count(RepairOutcome.REGISTERED) == 1
+    assert fake.workers["bot-1"].available_for_offers
+    assert len([w for w in fake.writes() if w.worker_id == "bot-1"]) == 3
+
+
+def test_a_redelivered_expiry_is_counted_once(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    for _ in range(5):
+        keeper.handle(expired("o1"))
+
+    assert len(keeper.history.times("bot-1")) == 1
+
+
+def test_expiries_of_people_are_not_remembered(keeper: FleetKeeper) -> None:
+    keeper.handle(expired("o1", worker_id="agent-ana"))
+
+    assert len(keeper.history) == 0
+
+
+def test_other_event_types_are_ignored_without_a_call(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = keeper.handle(envelope("offer_issued.eventgrid"))
+
+    assert result.outcome is RepairOutcome.IGNORED
+    assert fake.calls == []
+    assert fleet_lines(caplog)[0]["reason"] == "not-a-lifecycle-event"
+
+
+def test_a_malformed_event_is_acknowledged_naming_the_field(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = envelope(with_data(single(load_event("worker_deregistered.eventgrid")), workerId=17))
+
+    result = keeper.handle(bad)
+
+    assert result.outcome is RepairOutcome.INVALID
+    assert fake.calls == []
+    assert fleet_lines(caplog)[0]["field"] == "data.workerId"
+
+
+def test_without_a_fleet_events_are_ignored_and_no_client_is_built(fake: FakeRegistrar, clock: Clock) -> None:
+    built: list[Settings] = []
+    keeper = keeper_for(fake, clock, fleet=None, built=built)
+
+    result = keeper.handle(deregistered())
+
+    assert (result.outcome, keeper.reconcile().outcomes) == (RepairOutcome.IGNORED, {})
+    assert built == []
+
+
+def test_an_invalid_fleet_fails_every_event_naming_the_setting_worker_and_field(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper = keeper_for(fake, clock, fleet={"version": 1, "workers": [declared("bot-1", capacity=0)]})
+
+    with pytest.raises(ConfigurationError) as caught:
+        keeper.handle(deregistered())
+
+    assert caught.value.setting == "FLEET"
+    assert "worker 'bot-1' field 'capacity'" in str(caught.value)
+    assert fleet_lines(caplog)[0]["outcome"] == "error"
+    assert fake.calls == []
+
+
+def test_inline_and_file_fleet_together_fail_fleet_invocations_naming_both(
+    fake: FakeRegistrar, clock: Clock
+) -> None:
+    keeper = FleetKeeper(
+        app_root=ROOT,
+        settings_loader=lambda _root: Settings(app_root=ROOT, fleet_text="{}", fleet_file=ROOT / "f.json"),
+        registrar_factory=lambda _settings: fake,
+        clock=clock.wall,
+    )
+
+    with pytest.raises(ConfigurationError) as caught:
+        keeper.reconcile()
+
+    assert caught.value.setting == "FLEET, FLEET_FILE"
+    assert fake.calls == []
+
+
+def test_a_transient_failure_raises_and_the_line_says_error(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.fail_next(http_error(HttpResponseError, 503))
+
+    with pytest.raises(RetryableServiceError):
+        keeper.handle(deregistered())
+
+    line = fleet_lines(caplog)[0]
+    assert (line["outcome"], line["error"], line["status"]) == ("error", "RetryableServiceError", "503")
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+
+
+def test_a_run_repairs_drift_creates_missing_bots_and_deregisters_disabled_ones_reading_each_once(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", queues=("support-fr",))  # queues changed by hand
+    fake.workers["bot-off"] = service_worker("bot-off")  # disabled in the fleet, still registered
+    fake.workers["agent-ana"] = service_worker("agent-ana", queues=())  # a person: never read
+
+    summary = keeper.reconcile("run-1")
+
+    assert summary.outcomes == {"repaired": 1, "created": 1, "deregistered": 1}
+    assert sorted(c.worker_id for c in fake.reads()) == ["bot-1", "bot-2", "bot-off"]
+    assert fake.workers["bot-1"].queues == ("support-en",)
+    assert fake.workers["bot-2"].available_for_offers
+    assert not fake.workers["bot-off"].available_for_offers
+    assert fake.workers["agent-ana"] == service_worker("agent-ana", queues=())
+    lines = fleet_lines(caplog)
+    assert [(x["worker_id"], x["action"], x["reason"]) for x in lines[:-1]] == [
+        ("bot-1", "register", "drifted"),
+        ("bot-2", "register", "missing"),
+        ("bot-off", "deregister", "disabled"),
+    ]
+    assert lines[-1]["action"] == "reconcile"
+    assert (lines[-1]["event_id"], lines[-1]["outcome"], lines[-1]["workers"]) == ("run-1", "done", "3")
+
+
+def test_the_next_run_finds_everything_in_sync_and_leaves_the_disabled_bot_alone(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    fake.workers["bot-off"] = service_worker("bot-off")
+    keeper.reconcile()
+    writes = len(fake.writes())
+
+    summary = keeper.reconcile()
+
+    assert summary.outcomes == {"left": 3}
+    assert len(fake.writes()) == writes
+
+
+def test_a_run_that_runs_out_of_time_leaves_the_rest_to_the_next_run_which_starts_with_them(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock
+) -> None:
+    for worker_id in ("bot-1", "bot-2", "bot-off"):
+        fake.workers[worker_id] = service_worker(worker_id, available=worker_id == "bot-off")
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        clock.advance(15)  # each read takes 15 s of the 40 s budget
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    first = keeper.reconcile()  # bot-off is read with 10 s left, and no time is left to write
+    second = keeper.reconcile()
+
+    assert first.outcomes == {"registered": 2, "skipped": 1}
+    assert [c.worker_id for c in fake.reads()] == ["bot-1", "bot-2", "bot-off", "bot-off", "bot-1", "bot-2"]
+    assert second.outcomes == {"deregistered": 1, "left": 2}
+
+
+def test_a_transient_failure_on_one_worker_does_not_stop_the_run_but_fails_it(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-2"] = service_worker("bot-2", available=False)
+    fake.workers["bot-off"] = service_worker("bot-off")
+    fake.fail_next(http_error(HttpResponseError, 503))  # bot-1's read
+
+    with pytest.raises(RetryableServiceError, match="1 of 3 workers failed"):
+        keeper.reconcile()
+
+    assert fake.workers["bot-2"].available_for_offers
+    assert not fake.workers["bot-off"].available_for_offers
+    assert fleet_lines(caplog)[-1]["outcome"] == "failed"
+
+
+def test_an_auth_failure_stops_the_run_naming_the_setting(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    fake.fail_next(http_error(ClientAuthenticationError, 401))
+
+    with pytest.raises(ConfigurationError) as caught:
+        keeper.reconcile()
+
+    assert caught.value.setting == "JOBROUTER_CONNECTION_STRING"
+    assert len(fake.calls) == 1
