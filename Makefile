@@ -92,7 +92,7 @@ bench: $(STAMP) ## run every benchmark (about 7 min on 2 cores) and rewrite BENC
 reliability: $(STAMP) ## fuzzing, fault matrix, disorder, 10,000-job load, secrets; rewrites RELIABILITY.md (~8 min)
 	@results=$$(mktemp -d); status=0; \
 	RELIABILITY_RESULTS=$$results $(PY) -m pytest tests/reliability -m "slow or not slow" || status=$$?; \
-	$(PY) -m tests.reliability.report $$results RELIABILITY.md; rm -rf $$results; exit $$status
+	$(PY) -m devstack.reliability_report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
 clean: ## remove both venvs, the npm tools and the tool caches
 	rm -rf $(VENV) $(INFRA_VENV) $(KQL_DIR)/node_modules $(TOOLS_DIR)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -37,8 +37,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from bench.common import PYTHON, ROOT, Table, child_env, log, percentile
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ChildProcess, ProcessStack
 from devstack.demo.run import fetch_events
 from devstack.demo.stack import StackOptions, free_port, wait_until_validated
@@ -48,6 +48,8 @@ from devstack.jobrouter.config import DEV_ACCESS_KEY
 ACCEPT_ALL = '{"version": 1, "rules": [], "default": {"action": "accept"}}\n'
 WORKERS = 20
 LEVELS = (1, 10, 50)
+#: The analysis reads back every event of a level's run (a few thousand jobs), so the emulator keeps them all.
+EVENT_LOG_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +185,11 @@ async def _stack_level(
     await feedback.webhook.start()
     policy = tmp / "accept-all.json"
     policy.write_text(ACCEPT_ALL, encoding="utf-8")
-    stack = ProcessStack(StackOptions(policy_file=policy, log_dir=tmp / f"stack-{concurrency}"))
+    stack = ProcessStack(
+        StackOptions(
+            policy_file=policy, log_dir=tmp / f"stack-{concurrency}", event_log_limit=EVENT_LOG_LIMIT
+        )
+    )
     client: JobRouterClient | None = None
     try:
         info = await stack.start(agent_webhook=feedback.spec)
@@ -329,6 +335,8 @@ async def _floor_level(
                 "eventgrid",
                 "--retry-scale",
                 "0.05",
+                "--event-log-limit",
+                str(EVENT_LOG_LIMIT),
             ],
             env=env,
             log_path=tmp / f"floor-emulator-{concurrency}.log",

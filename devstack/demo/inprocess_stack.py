@@ -56,7 +56,7 @@ class InProcessStack:
     async def start(self, *, agent_webhook: str) -> StackInfo:
         """Start the host, then the emulator wired to it; return when both webhooks are validated."""
         from devstack.jobrouter import EmulatorConfig
-        from devstack.jobrouter.eventgrid import Subscription
+        from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
 
         options = self.options
         decisions = logging.getLogger(DECISION_LOGGER)
@@ -76,6 +76,7 @@ class InProcessStack:
                 for spec in webhook_specs(webhook_url, agent_webhook)
             ),
             seed=self._publisher_seed if self._publisher_seed is not None else options.seed,
+            event_log_limit=options.event_log_limit or DEFAULT_EVENT_LOG_LIMIT,
         )
         self.emulator = self._emulator_cls(config)
         await self.emulator.start()

@@ -278,6 +278,8 @@ class ProcessStack:
         argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
+        if options.event_log_limit is not None:
+            argv += ["--event-log-limit", str(options.event_log_limit)]
         emulator = ChildProcess(
             "Job Router emulator",
             argv,

@@ -68,6 +68,8 @@ class StackOptions:
     host_settings: Mapping[str, str] = field(default_factory=dict)
     #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
     log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+    #: The emulator's --event-log-limit (None: its default). Raise it when a run reads back every event.
+    event_log_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentStats
-from devstack.demo.events import DemoEvent
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Role
 from offer_handlers.decision_log import DecisionRecord

@@ -22,7 +22,7 @@ from devstack.jobrouter import config_cli
 from devstack.jobrouter.config import DEFAULT_TOPIC, DEV_ACCESS_KEY, EmulatorConfig
 from devstack.jobrouter.config_document import ConfigDocument, ConfigDocumentError
 from devstack.jobrouter.config_transfer import apply_configuration, connect
-from devstack.jobrouter.eventgrid import Subscription
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
 from devstack.jobrouter.rule_http import DEFAULT_RULE_TIMEOUT_SECONDS
 from devstack.jobrouter.server import Emulator
 from devstack.jobrouter.store import StateFileError
@@ -125,6 +125,17 @@ def _parser() -> argparse.ArgumentParser:
         help="hold events up to this long and deliver them shuffled (default: 0 = in order)",
     )
     parser.add_argument(
+        "--event-log-limit",
+        type=int,
+        default=DEFAULT_EVENT_LOG_LIMIT,
+        metavar="N",
+        help=(
+            "keep the N most recent events, and their delivery records, for GET /admin/events; older "
+            "ones are forgotten so memory stays flat; delivery totals stay complete "
+            f"(default: {DEFAULT_EVENT_LOG_LIMIT})"
+        ),
+    )
+    parser.add_argument(
         "--seed", type=int, default=None, help="seed for every random choice (reproducible runs)"
     )
     parser.add_argument(
@@ -185,6 +196,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> tuple[EmulatorConfi
             reorder_window=args.reorder_window,
             seed=args.seed,
             rule_timeout_seconds=args.rule_timeout,
+            event_log_limit=args.event_log_limit,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -69,6 +69,7 @@ class Emulator:
             duplicate_fraction=self.config.duplicate_fraction,
             reorder_window=self.config.reorder_window,
             seed=self.config.seed,
+            event_log_limit=self.config.event_log_limit,
         )
         router = Router(
             store,
@@ -200,7 +201,7 @@ class Emulator:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far (a copy)."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first (a copy)."""
         return list(self.publisher.event_log)
 
     def _event_dicts(self) -> list[JsonObject]:
@@ -279,6 +280,7 @@ class Emulator:
         return {
             "duplicateFraction": publisher.duplicate_fraction,
             "reorderWindow": publisher.reorder_window,
+            "eventLogLimit": self.config.event_log_limit,
             "stats": publisher.stats().as_dict(),
             "subscriptions": {name: str(state) for name, state in publisher.validation_state().items()},
         }
@@ -417,7 +419,7 @@ class EmulatorThread:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first."""
         return self.call(lambda: self.emulator.events)
 
     def state(self) -> JsonObject:

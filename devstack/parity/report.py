@@ -249,7 +249,8 @@ _INTRO = """\
 Microsoft recorded the `azure-communication-jobrouter` 1.0.0 test suite against the live service on
 2023-11-14 (api-version 2023-11-01; 40 recordings, from `Azure/azure-sdk-assets` at commit `19ef87bca384`,
 folder `python/sdk/communication/azure-communication-jobrouter/tests/recordings/`; the harness reads them
-from `shared/recordings/jobrouter` next to the repository, or `--recordings DIR`).
+from `shared/recordings/jobrouter` next to the repository when it is there, else from the bundle committed in
+`tests/parity/recordings/` with their provenance in its README, or `--recordings DIR`).
 `python -m devstack.parity` (or `make parity`) replays every recorded request, in order, against a
 **fresh emulator per recording** and compares each response with the recorded one; `tests/parity/` runs the
 same replay as one pytest case per recording, so a regression fails CI. This page is generated from that

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from tests.e2e.support import LiveStack, human
 
 

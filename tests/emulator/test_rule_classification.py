@@ -29,13 +29,13 @@ from azure.communication.jobrouter.models import (
 )
 
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
+from devstack.polling import wait_until
 from tests.emulator.helpers import (
     admin_client,
     event_types,
     router_client,
     setup_queue,
     wait_status,
-    wait_until,
 )
 from tests.emulator.rule_endpoints import FUNCTION_KEY, RuleEndpointsThread
 

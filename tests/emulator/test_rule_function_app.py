@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from azure.communication.jobrouter.aio import JobRouterAdministrationClient, JobRouterClient
 from azure.communication.jobrouter.models import (
@@ -27,6 +26,7 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator, EmulatorConfig
+from devstack.polling import wait_until_async
 
 APP = Path(__file__).parent / "rule_function_app"
 KEY = "rule-function-key"
@@ -55,20 +55,12 @@ def rule(host: FunctionsHost, route: str, key: str = KEY) -> FunctionRouterRule:
     )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
-            await asyncio.sleep(0.02)
-        return result
-
-
 async def job_status(client: JobRouterClient, job_id: str, status: str) -> RouterJob:
     async def check() -> RouterJob | None:
         job = await client.get_job(job_id)
         return job if job.status == status else None
 
-    found: RouterJob = await eventually(check)
-    return found
+    return await wait_until_async(check, timeout=10.0, what=f"job {job_id} to be {status}")
 
 
 def test_a_prioritization_function_served_by_the_host_sets_the_priority() -> None:
@@ -140,7 +132,7 @@ def test_a_batch_scoring_function_served_by_the_host_ranks_the_workers() -> None
                     return worker_id
             return None
 
-        assert await eventually(holder) == "expert"
+        assert await wait_until_async(holder, timeout=10.0, what="an offer") == "expert"
         assert [r.function_name for r in host.records].count("score_workers") == 2  # 3 workers, batches of 2
 
     run(scenario)

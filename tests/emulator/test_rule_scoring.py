@@ -22,7 +22,8 @@ from azure.communication.jobrouter.models import (
     ScoringRuleOptions,
 )
 
-from tests.emulator.helpers import add_job, add_worker, offers, setup_queue, wait_until
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_job, add_worker, offers, setup_queue
 from tests.emulator.rule_endpoints import RuleEndpointsThread
 
 ESCALATION = ExpressionRouterRule(expression="If(worker.HandleEscalation = true, 100, 1)")

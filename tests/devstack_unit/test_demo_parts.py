@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.demo.hostlog import HostSnapshot, HostTally
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
 from devstack.demo.summary import PlannedJob, latency_of, summarize
