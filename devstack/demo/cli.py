@@ -139,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = ProcessStack(
         StackOptions(
             policy_file=policy_file,
+            fleet_file=scenario.fleet_file,
             schema=args.schema,
             seed=seed,
             retry_scale=scenario.defaults.event_grid_retry_scale,

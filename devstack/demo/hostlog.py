@@ -1,9 +1,11 @@
-"""What the function did, read from the Functions host's log: invocations and decision-log lines.
+"""What the function app did, read from the Functions host's log: invocations, decision and fleet lines.
 
-The host stand-in logs ``Executed 'NAME' (Succeeded|Failed, ...)`` once per invocation, and the offer
-handler writes one ``offer_handlers.decisions`` line of ``key=value`` pairs per invocation (values with
-spaces are JSON-quoted). ``HostTally`` collects both, from log lines of a host process or from log
-records of an in-process host; it is thread-safe (in-process, the function logs from worker threads).
+The host stand-in logs ``Executed 'NAME' (Succeeded|Failed, ...)`` once per invocation; the offer handler
+writes one ``offer_handlers.decisions`` line of ``key=value`` pairs per offer, and the fleet keeper one
+``offer_handlers.fleet_actions`` line per worker event or worker a reconciliation run looked at, plus one
+per run (values with spaces are JSON-quoted). ``HostTally`` collects them, from log lines of a host process
+or from log records of an in-process host; it is thread-safe (in-process, the function logs from worker
+threads). Invocations of ``on_offer_issued`` and of the fleet's functions are counted apart.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ from typing import Final
 
 __all__ = [
     "DECISION_LOGGER",
+    "FLEET_ACTION_LOGGER",
+    "FLEET_FUNCTIONS",
+    "HOST_LOGGER",
     "DecisionLine",
     "DecisionLogHandler",
+    "FleetLine",
     "HostSnapshot",
     "HostTally",
     "parse_fields",
 ]
 
 DECISION_LOGGER: Final = "offer_handlers.decisions"
+FLEET_ACTION_LOGGER: Final = "offer_handlers.fleet_actions"
+#: The logger of the host stand-in's ``Executed '...'`` lines.
+HOST_LOGGER: Final = "devstack.functions_host.host"
+#: The function app's functions that keep the bot fleet registered; every other one decides offers.
+FLEET_FUNCTIONS: Final = frozenset({"on_worker_lifecycle", "reconcile_fleet"})
 _DECISION: Final = re.compile(r"\boffer_handlers\.decisions: (?P<fields>.*)$")
+_FLEET: Final = re.compile(r"\boffer_handlers\.fleet_actions: (?P<fields>.*)$")
 _EXECUTED: Final = re.compile(r"\bExecuted '(?P<name>[^']+)' \((?P<outcome>Succeeded|Failed)\b")
 _PAIR: Final = re.compile(r'(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>"(?:[^"\\]|\\.)*"|\S*)')
 
@@ -71,6 +83,42 @@ class DecisionLine:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class FleetLine:
+    """One fleet-log line: what happened to one bot (or, with ``action`` reconcile, one timer run)."""
+
+    action: str | None  # register, deregister, back-off, leave, reconcile (a run's summary), none
+    reason: str | None
+    outcome: str | None  # registered, created, repaired, deregistered, backed-off, left, ... (a run: done)
+    trigger: str | None  # offer-expired, deregistered, reconcile
+    worker_id: str | None
+    event_id: str | None
+    fields: Mapping[str, str] = field(repr=False)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> FleetLine:
+        """The line's fields as parsed; a missing, empty or ``-`` value is None."""
+
+        def get(key: str) -> str | None:
+            value = fields.get(key)
+            return None if value in (None, "", "-") else value
+
+        return cls(
+            action=get("action"),
+            reason=get("reason"),
+            outcome=get("outcome"),
+            trigger=get("trigger"),
+            worker_id=get("worker_id"),
+            event_id=get("event_id"),
+            fields=dict(fields),
+        )
+
+    @property
+    def is_run(self) -> bool:
+        """The summary line of one reconciliation run (not a worker's line)."""
+        return self.action == "reconcile"
+
+
 def parse_fields(text: str) -> dict[str, str]:
     """logfmt ``key=value`` pairs as the offer handler writes them (JSON-quoted values unquoted)."""
     fields: dict[str, str] = {}
@@ -87,15 +135,22 @@ def parse_fields(text: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class HostSnapshot:
-    """Invocations the host made, and the decision lines the function wrote, so far."""
+    """Invocations the host made, and the decision and fleet lines the functions wrote, so far.
+
+    ``invocations_ok``/``invocations_failed`` count the offer function's invocations; ``fleet_ok``/
+    ``fleet_failed`` those of the fleet's functions (``FLEET_FUNCTIONS``).
+    """
 
     invocations_ok: int
     invocations_failed: int
     decisions: tuple[DecisionLine, ...]
+    fleet_actions: tuple[FleetLine, ...] = ()
+    fleet_ok: int = 0
+    fleet_failed: int = 0
 
     @property
     def invocations(self) -> int:
-        """Every invocation, succeeded or failed."""
+        """Every invocation of the offer function, succeeded or failed."""
         return self.invocations_ok + self.invocations_failed
 
     def outcomes(self) -> dict[str, int]:
@@ -108,31 +163,49 @@ class HostSnapshot:
 
 
 class HostTally:
-    """Accumulates invocations and decision lines (thread-safe)."""
+    """Accumulates invocations, decision lines and fleet lines (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ok = 0
         self._failed = 0
+        self._fleet_ok = 0
+        self._fleet_failed = 0
         self._decisions: list[DecisionLine] = []
+        self._fleet: list[FleetLine] = []
 
     def feed_line(self, line: str) -> None:
         """One line of the host process's log (other lines are ignored)."""
         executed = _EXECUTED.search(line)
         if executed is not None:
-            self.add_invocation(ok=executed["outcome"] == "Succeeded")
+            self.add_invocation(ok=executed["outcome"] == "Succeeded", function=executed["name"])
             return
         decision = _DECISION.search(line)
         if decision is not None:
             self.add_decision_text(decision["fields"])
+            return
+        fleet = _FLEET.search(line)
+        if fleet is not None:
+            self.add_fleet_text(fleet["fields"])
 
-    def add_invocation(self, *, ok: bool) -> None:
-        """Count one invocation of the function."""
+    def add_invocation(self, *, ok: bool, function: str = "on_offer_issued") -> None:
+        """Count one invocation of ``function``."""
+        fleet = function in FLEET_FUNCTIONS
         with self._lock:
-            if ok:
+            if fleet and ok:
+                self._fleet_ok += 1
+            elif fleet:
+                self._fleet_failed += 1
+            elif ok:
                 self._ok += 1
             else:
                 self._failed += 1
+
+    def add_fleet_text(self, text: str) -> None:
+        """The message of one fleet-log line."""
+        line = FleetLine.from_fields(parse_fields(text))
+        with self._lock:
+            self._fleet.append(line)
 
     def add_decision_text(self, text: str) -> None:
         """The message of one decision-log line."""
@@ -143,11 +216,22 @@ class HostTally:
     def snapshot(self) -> HostSnapshot:
         """The invocations and decision lines so far."""
         with self._lock:
-            return HostSnapshot(self._ok, self._failed, tuple(self._decisions))
+            return HostSnapshot(
+                self._ok,
+                self._failed,
+                tuple(self._decisions),
+                tuple(self._fleet),
+                self._fleet_ok,
+                self._fleet_failed,
+            )
 
 
 class DecisionLogHandler(logging.Handler):
-    """Feeds ``offer_handlers.decisions`` records of an in-process host into a :class:`HostTally`."""
+    """Feeds the records of an in-process host into a :class:`HostTally`.
+
+    Attach it to ``DECISION_LOGGER``, ``FLEET_ACTION_LOGGER`` and ``HOST_LOGGER``: each record is read
+    by the logger it came from (the host's ``Executed`` lines count invocations).
+    """
 
     def __init__(self, tally: HostTally) -> None:
         super().__init__(level=logging.INFO)
@@ -156,6 +240,11 @@ class DecisionLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Feed the record's message to the tally (never raising into the function)."""
         try:
-            self.tally.add_decision_text(record.getMessage())
+            if record.name == DECISION_LOGGER:
+                self.tally.add_decision_text(record.getMessage())
+            elif record.name == FLEET_ACTION_LOGGER:
+                self.tally.add_fleet_text(record.getMessage())
+            else:
+                self.tally.feed_line(record.getMessage())
         except Exception:  # a logging handler must never raise into the function
             self.handleError(record)

@@ -207,7 +207,8 @@ class Demo:
         self.agent = AgentApp(
             SdkActions(self._client),
             humans={w.id: scenario.agent_app for w in scenario.humans},
-            re_register={w.id: scenario.agent_app.re_register_after_seconds for w in scenario.workers},
+            # Only people: the function registers the fleet's bots again (an undeclared bot stays out).
+            re_register={w.id: scenario.agent_app.re_register_after_seconds for w in scenario.humans},
             wrap_up=scenario.wrap_up,
             seed=self.options.seed,
         )
@@ -234,6 +235,7 @@ class Demo:
             roles={w.id: w.role for w in scenario.workers},
             wraps_up=scenario.wrap_up is not None,
             elapsed_seconds=elapsed,
+            declared=scenario.fleet_ids,
         )
         self.view.finished(self.summary)
         if self.options.keep_running:

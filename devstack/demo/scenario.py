@@ -1,7 +1,8 @@
 """The demo scenario's model: a small contact centre as frozen values.
 
 A scenario names a distribution policy, queues, workers (bots answered by the function, humans answered
-by the simulated agent app), job templates mixed by weight, how the agent app behaves, whether jobs are
+by the simulated agent app; the bots usually come from a bot fleet the function keeps registered), job
+templates mixed by weight, how the agent app behaves, whether jobs are
 wrapped up (completed and closed), which final job statuses count as success and the run's defaults.
 ``scenario_document`` reads and validates it from JSON (the format: docs/demo.md).
 """
@@ -93,7 +94,11 @@ class ChannelSpec:
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
-    """A worker: a bot (the function answers its offers) or a human (the agent app answers them)."""
+    """A worker: a bot (the function answers its offers) or a human (the agent app answers them).
+
+    ``declared``: a bot of the scenario's fleet, which the function registers again when Job Router
+    deregisters it (nobody else does).
+    """
 
     id: str
     role: Role
@@ -102,6 +107,7 @@ class WorkerSpec:
     channels: tuple[ChannelSpec, ...]
     labels: Mapping[str, LabelValue]
     tags: Mapping[str, LabelValue]
+    declared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +152,11 @@ class RunDefaults:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A validated scenario. ``policy_file`` is resolved against the scenario file's folder."""
+    """A validated scenario. ``policy_file`` and ``fleet_file`` are resolved against the scenario's folder.
+
+    With a fleet, its enabled bots are among ``workers`` (``declared``); its disabled ones are not created
+    (``fleet_ids`` has them all).
+    """
 
     name: str
     description: str | None
@@ -160,6 +170,9 @@ class Scenario:
     wrap_up: WrapUpSpec | None
     expected_final_statuses: frozenset[str]
     defaults: RunDefaults
+    fleet_file: Path | None = None
+    #: Every worker id the fleet declares, disabled ones included (the function touches only these).
+    fleet_ids: frozenset[str] = frozenset()
     version: int = SCENARIO_VERSION
 
     def expected_for(self, template: JobTemplate) -> frozenset[str]:

@@ -28,6 +28,8 @@ from devstack.demo.scenario import (
     WorkerSpec,
     WrapUpSpec,
 )
+from offer_handlers.errors import InvalidFleetError
+from offer_handlers.fleet import BotWorker, load_fleet_file
 from offer_handlers.json_document import ErrorFactory, JsonObject, parse_json_text
 
 __all__ = ["DEFAULT_SCENARIO", "JOB_STATUSES", "load_scenario", "parse_scenario"]
@@ -71,6 +73,7 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
             "name",
             "description",
             "policy",
+            "fleet",
             "distributionPolicy",
             "queues",
             "workers",
@@ -86,21 +89,22 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
         top.fail("version", f"expected {SCENARIO_VERSION}, got {version!r}")
     name = top.text("name", default="scenario")
     description = top.optional_text("description")
-    policy_file = None
-    raw_policy = top.optional_text("policy")
-    if raw_policy is not None:
-        policy_file = Path(raw_policy)
-        if not policy_file.is_absolute():
-            policy_file = (base_dir / policy_file).resolve()
-        if not policy_file.is_file():
-            top.fail("policy", f"no such file: {policy_file}")
+    policy_file = _file(top, "policy", base_dir)
+    fleet_file = _file(top, "fleet", base_dir)
 
     distribution = _distribution_policy(top.child("distributionPolicy"))
     queues = tuple(_queue(q) for q in top.items("queues"))
     _unique([q.id for q in queues], "queues")
     queue_ids = {q.id for q in queues}
-    workers = tuple(_worker(w, queue_ids) for w in top.items("workers"))
+    listed = () if fleet_file is not None and top.get("workers") is None else top.items("workers")
+    workers = tuple(_worker(w, queue_ids) for w in listed)
     _unique([w.id for w in workers], "workers")
+    fleet_ids: frozenset[str] = frozenset()
+    if fleet_file is not None:
+        bots, fleet_ids = _fleet_bots(fleet_file, workers, queue_ids)
+        workers = bots + workers  # bots first: created first, they have been idle longest
+    if not workers:
+        top.fail("workers", "expected a non-empty array (or a fleet with an enabled bot)")
 
     jobs = top.child("jobs")
     jobs.only({"idPrefix", "templates"})
@@ -143,6 +147,67 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
         wrap_up=wrap_up,
         expected_final_statuses=expected,
         defaults=defaults,
+        fleet_file=fleet_file,
+        fleet_ids=fleet_ids,
+    )
+
+
+def _file(top: _ScenarioObject, key: str, base_dir: Path) -> Path | None:
+    """The existing file named under ``key``, relative to ``base_dir`` (None when the key is absent)."""
+    raw = top.optional_text(key)
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    if not path.is_file():
+        top.fail(key, f"no such file: {path}")
+    return path
+
+
+def _fleet_bots(
+    fleet_file: Path, listed: tuple[WorkerSpec, ...], queue_ids: set[str]
+) -> tuple[tuple[WorkerSpec, ...], frozenset[str]]:
+    """The fleet's enabled bots as scenario workers (``declared``) and every id it declares.
+
+    A bot is listed in one place only: the fleet or the scenario's workers.
+    """
+    try:
+        fleet = load_fleet_file(fleet_file)
+    except InvalidFleetError as err:
+        raise ScenarioError(f"{fleet_file}: {err}", field="fleet") from None
+    listed_ids = {w.id: index for index, w in enumerate(listed)}
+    bots: list[WorkerSpec] = []
+    for bot in fleet.workers:
+        if bot.worker_id in listed_ids:
+            raise ScenarioError(
+                f"{bot.worker_id!r} is declared in the fleet ({fleet_file.name}); list a bot in one place",
+                field=f"workers[{listed_ids[bot.worker_id]}].id",
+            )
+        unknown = [q for q in bot.queues if q not in queue_ids]
+        if unknown:
+            raise ScenarioError(
+                f"fleet worker {bot.worker_id!r} listens on queue {unknown[0]!r}, which the scenario "
+                "does not create",
+                field="fleet",
+            )
+        if bot.enabled:
+            bots.append(_bot_spec(bot))
+    return tuple(bots), frozenset(fleet.by_id)
+
+
+def _bot_spec(bot: BotWorker) -> WorkerSpec:
+    return WorkerSpec(
+        id=bot.worker_id,
+        role="bot",
+        queues=bot.queues,
+        capacity=bot.capacity,
+        channels=tuple(
+            ChannelSpec(c.channel_id, c.capacity_cost_per_job, c.max_number_of_jobs) for c in bot.channels
+        ),
+        labels=dict(bot.labels),
+        tags=dict(bot.tags),
+        declared=True,
     )
 
 

@@ -157,6 +157,8 @@ def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: Start, tmp_path: Pat
         "Scenario paths",
         "invocations succeeded",
         "accepted by the function",
+        "bots registered again",  # what the function did for the bot fleet
+        "reconciliation runs",
     ):
         assert heading in stdout
     assert "OK: all 10 jobs ended in an expected state (10 closed)" in stdout
@@ -244,6 +246,7 @@ def test_a_bad_scenario_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.
     scenario = json.loads((ROOT / "examples" / "scenario.json").read_text())
     scenario["workers"][1]["queues"] = ["nowhere"]
     scenario["policy"] = str(ROOT / "examples" / "contact-centre-policy.json")
+    scenario["fleet"] = str(ROOT / "examples" / "fleet.json")
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario))
 
@@ -253,7 +256,8 @@ def test_a_bad_scenario_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.
 
 def test_a_bad_policy_exits_2_naming_the_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = json.loads((ROOT / "examples" / "contact-centre-policy.json").read_text())
-    policy["rules"][1]["then"] = {"action": "decline"}
+    (vip,) = [rule for rule in policy["rules"] if rule["name"] == "vip-needs-senior"]
+    vip["then"] = {"action": "decline"}
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(policy))
 
