@@ -2,7 +2,8 @@
 
 python -m bench                 # everything (about 5 minutes on 2 cores)
 python -m bench --quick         # a smoke run with tiny sizes (writes to --output, default BENCHMARKS.md)
-python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory, demo
+python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory, demo,
+                                #   queue-depth
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, e2e, handler, micro
+from bench import cold_start, e2e, handler, micro, queue_depth
 from bench.common import PYTHON, ROOT, Table, child_env, log, machine, today, verdict
 
-ALL = ("cold-start", "micro", "handler", "e2e", "emulator", "memory", "demo")
+ALL = ("cold-start", "micro", "handler", "e2e", "emulator", "memory", "demo", "queue-depth")
 
 
 def emulator_section(quick: bool) -> Table:
@@ -142,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         tables.append(handler.memory(400 if quick else 20_000))
     if "demo" in selected:
         tables.append(demo_section(quick))
+    if "queue-depth" in selected:
+        tables.append(
+            queue_depth.run(
+                depths=(100, 1_000) if quick else queue_depth.DEPTHS, repeats=20 if quick else 200
+            )
+        )
     elapsed = time.monotonic() - started
     header = [
         "# Benchmarks",

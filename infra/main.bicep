@@ -150,7 +150,6 @@ var useManagedIdentity = jobRouterAuth == 'managedIdentity'
 var functionAppName = 'func-${resourceToken}'
 var serviceName = 'offer-handler'
 var functionName = 'on_offer_issued'
-var lifecycleFunctionName = 'on_worker_lifecycle'
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'offer-dead-letters'
 
@@ -268,10 +267,8 @@ module events 'app/events.bicep' = {
     eventGridIdentityId: identities.outputs.eventGridIdentityId
     createEventSubscription: createEventSubscription
     eventSubscriptionName: 'offer-issued-to-${functionAppName}'
-    lifecycleSubscriptionName: 'worker-lifecycle-to-${functionAppName}'
     functionAppId: functionApp.outputs.functionAppId
     functionName: functionName
-    lifecycleFunctionName: lifecycleFunctionName
     eventDeliverySchema: eventDeliverySchema
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     maxDeliveryAttempts: maxDeliveryAttempts

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from devstack.jobrouter import events as router
+from devstack.jobrouter import event_types as router
 
 __all__ = [
     "JOB_CLOSED",

@@ -24,7 +24,7 @@ from aiohttp import web
 from devstack.functions_host import contract
 from devstack.functions_host.settings import apply_settings
 from devstack.functions_worker import EVENT_GRID_TRIGGER, WorkerApp
-from devstack.web import close_runner
+from devstack.web import app_runner, close_runner
 
 __all__ = ["FunctionsHost", "HostNotStartedError", "InvocationRecord"]
 
@@ -117,7 +117,7 @@ class FunctionsHost:
             app.router.add_post("/runtime/webhooks/{extension}", self._handle_webhook)
             app.router.add_get("/admin/host/status", self._handle_status)
             # A short grace period: stop() waits for in-flight requests at most this long.
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+            runner = app_runner(app, shutdown_timeout=5.0)
             await runner.setup()
             try:
                 await web.TCPSite(runner, self._bind_host, self._bind_port).start()

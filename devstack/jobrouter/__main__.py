@@ -172,7 +172,7 @@ def banner(emulator: Emulator) -> str:
     )
 
 
-async def _run(config: EmulatorConfig) -> None:
+async def _run(config: EmulatorConfig) -> int:
     emulator = Emulator(config)
     await emulator.start()
     stop = asyncio.Event()
@@ -180,13 +180,21 @@ async def _run(config: EmulatorConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(banner(emulator), flush=True)
+    stopped = asyncio.ensure_future(stop.wait())
+    failed = asyncio.ensure_future(emulator.wait_failed())
     try:
-        await stop.wait()
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        if failed.done():
+            print(f"error: {failed.result()}; the emulator stopped", file=sys.stderr, flush=True)
+            return 1
     finally:
+        stopped.cancel()
+        failed.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await emulator.stop()
         logging.getLogger(__name__).info("Job Router emulator stopped")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,14 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     try:
-        asyncio.run(_run(config))
+        return asyncio.run(_run(config))
     except (StateFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

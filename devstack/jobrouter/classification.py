@@ -2,7 +2,7 @@
 
 Supported attachment kinds: ``static``, ``conditional`` (with a ``static`` condition), ``passThrough``,
 ``ruleEngine`` (with a ``static`` or ``directMap`` rule) and ``weightedAllocation``. Unsupported rule kinds
-never get here: :mod:`devstack.jobrouter.resources` rejects them when the policy is upserted.
+never get here: :mod:`devstack.jobrouter.resource_policies` rejects them when the policy is upserted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.matching import selectors_match
-from devstack.jobrouter.resources import normalize_worker_selector
+from devstack.jobrouter.resource_fields import normalize_worker_selector
 from devstack.jobrouter.wire import JsonObject
 
 __all__ = ["Classification", "ClassificationFailure", "classify"]

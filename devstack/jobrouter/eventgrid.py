@@ -49,7 +49,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
 
-from devstack.jobrouter.events import RouterEvent, format_event_time, resolve_event_type, short_event_type
+from devstack.jobrouter.event_fields import format_event_time
+from devstack.jobrouter.event_types import RouterEvent, resolve_event_type, short_event_type
 
 __all__ = [
     "DEFAULT_RETRY_SCHEDULE",

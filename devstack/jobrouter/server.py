@@ -18,16 +18,16 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from devstack.jobrouter.app import AdminHooks, RestApi
 from devstack.jobrouter.auth import decode_key
 from devstack.jobrouter.config import EmulatorConfig
 from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
-from devstack.jobrouter.store import Store
+from devstack.jobrouter.http_api import AdminHooks, RestApi
+from devstack.jobrouter.store import StateWriteError, Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
-from devstack.web import close_runner
+from devstack.web import app_runner, close_runner
 
 __all__ = ["Emulator", "EmulatorThread"]
 
@@ -49,6 +49,10 @@ class Emulator:
         self._router: Router | None = None
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Set when the emulator stopped itself because its state file could not be written.
+        self.failure: StateWriteError | None = None
+        self._failed = asyncio.Event()
+        self._stopping: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
 
@@ -73,6 +77,7 @@ class Emulator:
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
         )
+        router.on_state_lost = self._state_lost
         self._publisher, self._router = publisher, router
         try:
             await publisher.start()
@@ -90,10 +95,9 @@ class Emulator:
                 ),
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
+                bind_host=self.config.host,
             )
-            runner = web.AppRunner(
-                api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-            )
+            runner = app_runner(api.build_app(), shutdown_timeout=1.0)
             await runner.setup()
             self._runner = runner
             site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -108,6 +112,21 @@ class Emulator:
     async def stop(self) -> None:
         """Stop listening, cancel timers, flush and close the state file, close the publisher. Idempotent."""
         await self._shutdown()
+
+    async def wait_failed(self) -> StateWriteError:
+        """Wait until the emulator stops itself because its state file could not be written."""
+        await self._failed.wait()
+        assert self.failure is not None
+        return self.failure
+
+    def _state_lost(self, exc: StateWriteError) -> None:
+        """A change could not be saved: refuse everything from now on by stopping, loudly."""
+        if self.failure is not None:
+            return
+        self.failure = exc
+        log.critical("%s; stopping so that no change is acknowledged that is not saved", exc)
+        self._failed.set()
+        self._stopping = asyncio.get_running_loop().create_task(self._shutdown())
 
     async def _shutdown(self) -> None:
         runner, self._runner = self._runner, None
@@ -280,7 +299,7 @@ class Emulator:
     def reset(self) -> None:
         """Delete all resources and pending timers (faults and the event log stay)."""
         self.router.reset()
-        self.router.commit()
+        self.router.commit_or_stop()
 
 
 class EmulatorThread:

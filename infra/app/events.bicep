@@ -28,17 +28,11 @@ param createEventSubscription bool
 @description('Name of the offer event subscription.')
 param eventSubscriptionName string
 
-@description('Name of the worker lifecycle event subscription (the bot fleet).')
-param lifecycleSubscriptionName string
-
 @description('Resource id of the function app.')
 param functionAppId string
 
 @description('Name of the Event Grid-triggered function that decides offers, as the Functions host indexes it.')
 param functionName string
-
-@description('Name of the Event Grid-triggered function that keeps the bot fleet registered, as the host indexes it.')
-param lifecycleFunctionName string
 
 @description('Delivery schema: Event Grid schema or CloudEvents 1.0. The function handles both.')
 @allowed([
@@ -62,6 +56,12 @@ param deadLetterStorageAccountId string
 
 @description('Blob container for undeliverable events.')
 param deadLetterContainerName string
+
+// The bot fleet's subscription is named and aimed here, not by parameters: a redeployment of this module with
+// the offer subscription's parameters only (the postdeploy hook's) then creates it the same way. The function
+// is the one function_app.py registers; the app's name is the last segment of its resource id.
+var lifecycleFunctionName = 'on_worker_lifecycle'
+var lifecycleSubscriptionName = 'worker-lifecycle-to-${last(split(functionAppId, '/'))}'
 
 resource communicationServices 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
   name: communicationServicesName

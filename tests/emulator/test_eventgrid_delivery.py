@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from devstack.jobrouter import events as ev
+from devstack.jobrouter import event_payloads as ev
+from devstack.jobrouter import event_types
 from devstack.jobrouter.eventgrid import (
     DeliveryOutcome,
     EventPublisher,
@@ -60,14 +61,16 @@ async def publishing(*subscriptions: Subscription, **kwargs: Any) -> AsyncIterat
         await publisher.close()
 
 
-def offer_issued() -> ev.RouterEvent:
+def offer_issued() -> event_types.RouterEvent:
     return ev.offer_issued(
-        worker_id="w1",
-        job_id="j1",
-        channel_reference="call-1",
-        channel_id="voice",
-        queue_id="q1",
-        offer_id="o1",
+        ev.OfferRef(
+            worker_id="w1",
+            job_id="j1",
+            offer_id="o1",
+            channel_reference="call-1",
+            channel_id="voice",
+            queue_id="q1",
+        ),
         job_priority=1,
         offered_on=T0,
         expires_on=T0 + timedelta(seconds=60),
@@ -75,7 +78,7 @@ def offer_issued() -> ev.RouterEvent:
     )
 
 
-def worker_event(i: int) -> ev.RouterEvent:
+def worker_event(i: int) -> event_types.RouterEvent:
     return ev.worker_deregistered(worker_id=f"w{i}")
 
 
@@ -269,7 +272,7 @@ async def test_type_filter_delivers_only_the_included_types() -> None:
         async with publishing(*subs) as publisher:
             publisher.publish(worker_event(1))
             publisher.publish(offer_issued())
-            publisher.publish(ev.job_deleted(job_id="j1", channel_reference=None, channel_id="voice"))
+            publisher.publish(ev.job_deleted(ev.JobRef(job_id="j1", channel_id="voice")))
             await everything.wait_for_events(3, timeout=5)
             await offers_only.wait_for_events(1, timeout=5)
             assert await publisher.drain(5)
@@ -398,7 +401,7 @@ async def test_cloudevents_dead_letter_line_keeps_the_cloudevents_shape(tmp_path
             assert await publisher.drain(5)
     line = json.loads(dead.read_text())
     assert line["specversion"] == "1.0"
-    assert line["type"] == ev.WORKER_DEREGISTERED
+    assert line["type"] == event_types.WORKER_DEREGISTERED
 
 
 @run_async
@@ -465,7 +468,7 @@ async def test_undeliverable_event_without_dead_letter_file_is_dropped_and_logge
     dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(dropped) == 1
     assert event_id in dropped[0].getMessage()
-    assert ev.WORKER_DEREGISTERED in dropped[0].getMessage()
+    assert event_types.WORKER_DEREGISTERED in dropped[0].getMessage()
     assert "500" in dropped[0].getMessage()
     assert "S3CRET" not in caplog.text
     assert publisher.stats().dropped == 1

@@ -29,8 +29,7 @@ def admin_http(emu: EmulatorThread, method: str, path: str, payload: Any = None)
     """A plain HTTP call to the admin API (no signature)."""
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(emu.endpoint + path, data=data, method=method)  # noqa: S310 - loopback
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             text = response.read()

@@ -28,7 +28,7 @@ def events(templates: dict[str, Template]) -> Template:
     return templates[EVENTS]
 
 
-# By symbol in events.bicep: (the function's parameter, the function, the event types it lets through).
+# By symbol in events.bicep: (what names the function there, the function, the event types it lets through).
 SUBSCRIPTIONS = {
     "offerIssuedSubscription": ("functionName", "on_offer_issued", [OFFER_ISSUED]),
     "workerLifecycleSubscription": (
@@ -108,7 +108,19 @@ def test_destination_is_the_azure_function_endpoint_type_with_no_url(subscriptio
     assert not any("code=" in str(v) or "http" in str(v) for v in destination["properties"].values())
 
 
-def test_destination_is_its_function_of_the_deployed_app(subscription: Resource, main: Template) -> None:
+def _subscribed_function(main: Template, events: Template, name: str) -> str:
+    """The function ``name`` stands for in events.bicep: a parameter main.bicep passes, or a variable."""
+    if events.is_parameter(name):
+        value = main.variable(main.module_for("app/events.bicep").params[name])
+    else:
+        value = events.variable(name)
+    assert isinstance(value, str)
+    return value
+
+
+def test_destination_is_its_function_of_the_deployed_app(
+    subscription: Resource, events: Template, main: Template
+) -> None:
     param, function, _ = SUBSCRIPTIONS[subscription.symbol]
     resource_id = subscription.properties["destination"]["properties"]["resourceId"]
     assert resource_id == f"${{functionAppId}}/functions/${{{param}}}"
@@ -116,8 +128,7 @@ def test_destination_is_its_function_of_the_deployed_app(subscription: Resource,
         dotted(main.module_for("app/events.bicep").params["functionAppId"])
         == "functionApp.outputs.functionAppId"
     )
-    function_name = main.module_for("app/events.bicep").params[param]
-    assert main.variable(function_name) == function
+    assert _subscribed_function(main, events, param) == function
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +142,22 @@ def event_grid_functions() -> set[str]:
     }
 
 
-@pytest.mark.parametrize("variable", ["functionName", "lifecycleFunctionName"])
 def test_the_subscribed_function_names_are_ones_function_app_py_registers_for_event_grid(
-    main: Template, event_grid_functions: set[str], variable: str
+    subscription: Resource, events: Template, main: Template, event_grid_functions: set[str]
 ) -> None:
-    assert main.variable(variable) in event_grid_functions
+    param = SUBSCRIPTIONS[subscription.symbol][0]
+    assert _subscribed_function(main, events, param) in event_grid_functions
+
+
+def test_the_fleet_subscription_needs_no_parameter_the_offer_subscription_does_not(
+    lifecycle_subscription: Resource, events: Template
+) -> None:
+    """Its function and name are the module's own variables: a redeployment of events.bicep with the offer
+    subscription's parameters only (the postdeploy hook's) creates it exactly the same way."""
+    assert lifecycle_subscription.body["name"] == "lifecycleSubscriptionName"
+    for name in ("lifecycleFunctionName", "lifecycleSubscriptionName"):
+        assert events.is_variable(name)
+        assert not events.is_parameter(name)
 
 
 def test_the_two_subscriptions_deliver_with_the_same_settings(
@@ -153,9 +175,17 @@ def test_the_two_subscriptions_deliver_with_the_same_settings(
     assert delivery(lifecycle_subscription) == delivery(offer_subscription)
 
 
-def test_the_subscriptions_have_distinct_names(main: Template) -> None:
-    params = main.module_for("app/events.bicep").params
-    assert params["eventSubscriptionName"] != params["lifecycleSubscriptionName"]
+def test_the_subscriptions_are_named_after_the_function_app_they_deliver_to(
+    events: Template, main: Template
+) -> None:
+    assert main.module_for("app/events.bicep").params["eventSubscriptionName"] == (
+        "offer-issued-to-${functionAppName}"
+    )
+    assert main.variable("functionAppName") == "func-${resourceToken}"
+    # The app's name is the last segment of its resource id.
+    assert events.variable("lifecycleSubscriptionName") == (
+        "worker-lifecycle-to-${last(split(functionAppId, '/'))}"
+    )
 
 
 def test_one_event_per_delivery_because_a_failed_batch_is_redelivered_whole(subscription: Resource) -> None:
