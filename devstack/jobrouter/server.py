@@ -76,6 +76,7 @@ class Emulator:
             rng=self.config.rng(),
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
+            worker_idle_seconds=self.config.worker_idle_seconds,
         )
         router.on_state_lost = self._state_lost
         self._publisher, self._router = publisher, router
