@@ -150,20 +150,24 @@ def test_a_bot_that_keeps_expiring_is_backed_off_instead_of_registered_again(
     register(stack, "bot-a")
     job = stack.job(QUEUE)
 
-    # The first expiry: registered again at once; the second: backed off.
-    first, second = stack.wait_for_events(ev.OFFER_EXPIRED, 2, worker_id="bot-a", timeout=15)
     back_off = stack.wait_for(
         lambda: [line for line in stack.fleet_actions(worker_id="bot-a") if line.outcome == "backed-off"],
+        timeout=15,
         what="a back-off",
     )
-    _, deregistered = stack.wait_for_events(ev.WORKER_DEREGISTERED, 2, worker_id="bot-a")
     time.sleep(1.5)  # no registration follows, although the job is still waiting
     stack.client.cancel_job(job)
 
-    assert len(registrations_after(stack, "bot-a", first.time)) == 1  # only after the first expiry
-    assert registrations_after(stack, "bot-a", deregistered.time) == []
+    expired = stack.events(ev.OFFER_EXPIRED, worker_id="bot-a")
+    deregistered = stack.events(ev.WORKER_DEREGISTERED, worker_id="bot-a")
+    assert registrations_after(stack, "bot-a", deregistered[-1].time) == []
     assert stack.client.get_worker("bot-a").available_for_offers is False
+    # Backed off at the second expiry; or at the third, when Event Grid delivered the second expiry's
+    # Deregistered event before its OfferExpired event (that one was repaired before it was counted).
+    assert len(expired) in (2, 3)
+    assert len(registrations_after(stack, "bot-a", expired[0].time)) == len(expired) - 1
     line = back_off[0]
-    assert (line.action, line.reason, line.fields["expiries"]) == ("back-off", "flapping", "2")
+    assert (line.action, line.reason, line.fields["expiries"]) == ("back-off", "flapping", str(len(expired)))
+    delay = 60 * 2 ** (len(expired) - 2)  # doubling with each expiry past the second
     until = datetime.fromisoformat(line.fields["until"])
-    assert timedelta(seconds=55) < until - second.time < timedelta(seconds=65)
+    assert timedelta(seconds=delay - 5) < until - expired[-1].time < timedelta(seconds=delay + 5)
