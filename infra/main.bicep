@@ -109,7 +109,7 @@ param siteUpdateStrategy string = 'RollingUpdate'
 @description('PYTHON_THREADPOOL_THREAD_COUNT: synchronous invocations one worker process runs at once (the default pool is vCPUs + 4).')
 @minValue(1)
 @maxValue(128)
-param pythonThreadpoolThreadCount int = 16
+param pythonThreadpoolThreadCount int = 32
 
 @description('Telemetry: classic (the host sends Application Insights telemetry) or openTelemetry (host and Python worker export OpenTelemetry to the same resource).')
 @allowed([

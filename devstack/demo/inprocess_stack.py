@@ -45,7 +45,7 @@ class InProcessStack:
         from devstack.jobrouter import Emulator
 
         self.options = options
-        self.tally = HostTally()
+        self.tally = HostTally(FUNCTION_NAME)
         self._publisher_seed = publisher_seed
         self.host: FunctionsHost | None = None
         self.emulator: Emulator | None = None

@@ -204,7 +204,7 @@ class ProcessStack:
     def __init__(self, options: StackOptions, *, startup_timeout: float = 90.0) -> None:
         self.options = options
         self._startup_timeout = startup_timeout
-        self.tally = HostTally()
+        self.tally = HostTally(FUNCTION_NAME)
         self.log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="devstack-"))
         self._children: list[ChildProcess] = []
 

@@ -20,8 +20,9 @@ from typing import Final
 from devstack.demo import events as ev
 from devstack.demo.agent import AgentStats
 from devstack.demo.events import DemoEvent
-from devstack.demo.hostlog import DecisionLine, FleetLine, HostSnapshot
+from devstack.demo.hostlog import FleetLine, HostSnapshot
 from devstack.demo.scenario import Role
+from offer_handlers.decision_log import DecisionRecord
 
 __all__ = [
     "FLEET_ROWS",
@@ -298,10 +299,10 @@ def _paths(
     *,
     by_type: Mapping[str, Sequence[DemoEvent]],
     roles: Mapping[str, Role],
-    function_accepts: Sequence[DecisionLine],
-    declined_retry: Sequence[DecisionLine],
-    declined_for_good: Sequence[DecisionLine],
-    left: Sequence[DecisionLine],
+    function_accepts: Sequence[DecisionRecord],
+    declined_retry: Sequence[DecisionRecord],
+    declined_for_good: Sequence[DecisionRecord],
+    left: Sequence[DecisionRecord],
     accepted_ids: set[str],
     expired_ids: set[str],
     wraps_up: bool,
@@ -362,7 +363,7 @@ def _offered_after(
 
 
 def _re_offers(
-    declined_retry: Sequence[DecisionLine], declined_at: Mapping[str, datetime], issues: Sequence[DemoEvent]
+    declined_retry: Sequence[DecisionRecord], declined_at: Mapping[str, datetime], issues: Sequence[DemoEvent]
 ) -> tuple[int, int]:
     """Declines with retry whose job was offered again; those re-offered to that worker after retry_at."""
     re_offered = same_worker_after_retry = 0
@@ -380,7 +381,7 @@ def _re_offers(
 
 
 def _re_offers_after_for_good(
-    declined_for_good: Sequence[DecisionLine],
+    declined_for_good: Sequence[DecisionRecord],
     declined_at: Mapping[str, datetime],
     issues: Sequence[DemoEvent],
     registrations: Sequence[DemoEvent],

@@ -3,7 +3,7 @@
 Both expose ``endpoint`` (``http://127.0.0.1:PORT``), ``connection_string``, ``access_key`` and a small Python
 admin API (faults, state snapshot, event log, publisher knobs, reset) equivalent to the HTTP ``/admin`` API.
 Build SDK clients with ``JobRouterClient(emulator.endpoint, AzureKeyCredential(emulator.access_key))``:
-the SDK turns ``http://`` in a connection string into ``https://`` (jobrouter-api.md §1.1).
+the SDK turns ``http://`` in a connection string into ``https://`` (README.md, "The dev stack").
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
 from devstack.demo.events import DemoEvent
-from devstack.demo.hostlog import DecisionLine, FleetLine
+from devstack.demo.hostlog import FleetLine
 from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
 from devstack.demo.stack import StackInfo, StackOptions
@@ -40,6 +40,7 @@ from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator
 from devstack.jobrouter.eventgrid import Schema
+from offer_handlers.decision_log import DecisionRecord
 
 T = TypeVar("T")
 
@@ -165,7 +166,7 @@ class LiveStack:
         lines = self.stack.host_snapshot().fleet_actions
         return [line for line in lines if worker_id is None or line.worker_id == worker_id]
 
-    def decisions(self, *, job_id: str | None = None) -> list[DecisionLine]:
+    def decisions(self, *, job_id: str | None = None) -> list[DecisionRecord]:
         """The function's decision-log lines so far (optionally for one job)."""
         lines = self.stack.host_snapshot().decisions
         return [d for d in lines if job_id is None or d.job_id == job_id]

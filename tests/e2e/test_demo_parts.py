@@ -22,11 +22,11 @@ from devstack.demo.hostlog import (
     DecisionLogHandler,
     HostSnapshot,
     HostTally,
-    parse_fields,
 )
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
 from devstack.demo.summary import PlannedJob, Summary, latency_of, summarize
 from devstack.demo.webhook import AgentWebhook
+from offer_handlers.decision_log import parse_fields
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ def test_a_dash_means_a_missing_value_in_a_decision_line() -> None:
 
 
 def test_quoted_values_may_hold_spaces_quotes_and_equals_signs() -> None:
-    assert parse_fields('a=1 b="x = \\"y\\"" c=-') == {"a": "1", "b": 'x = "y"', "c": "-"}
+    assert parse_fields('a=1 b="x = \\"y\\"" c=-') == {"a": "1", "b": 'x = "y"', "c": None}
 
 
 def test_fleet_lines_and_fleet_invocations_are_read_apart_from_the_offer_functions() -> None:

@@ -169,5 +169,5 @@ def test_a_bot_that_keeps_expiring_is_backed_off_instead_of_registered_again(
     line = back_off[0]
     assert (line.action, line.reason, line.fields["expiries"]) == ("back-off", "flapping", str(len(expired)))
     delay = 60 * 2 ** (len(expired) - 2)  # doubling with each expiry past the second
-    until = datetime.fromisoformat(line.fields["until"])
+    until = datetime.fromisoformat(str(line.fields["until"]))
     assert timedelta(seconds=delay - 5) < until - expired[-1].time < timedelta(seconds=delay + 5)

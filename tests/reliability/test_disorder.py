@@ -1,4 +1,4 @@
-"""Issue 6 (3), delivery disorder through the dev stack: duplicates (2-3 copies of every offer event),
+"""Reliability: delivery disorder through the dev stack: duplicates (2-3 copies of every offer event),
 issued events arriving after the offer was revoked or expired, delivery past expiry, and a Functions host
 restart mid-run. Exactly one effective accept per offer, no failed invocation caused by a duplicate, no
 SDK call for an offer already past its expiry.

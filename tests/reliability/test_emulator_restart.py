@@ -1,4 +1,4 @@
-"""Issue 6 (6), the emulator under faults: stopped mid-run and started again with the same ``--state``
+"""Reliability: the emulator under faults: stopped mid-run and started again with the same ``--state``
 file, as a process (``python -m devstack.jobrouter --state FILE``), with the function answering offers
 through an in-process Functions host. No job, worker or pending offer is lost, and the offer-expiry
 timers pending at the restart fire afterwards."""

@@ -1,4 +1,4 @@
-"""Issue 6 (4), load with reconciliation through the dev stack (emulator and Functions host as processes).
+"""Reliability: load with reconciliation through the dev stack (emulator and Functions host as processes).
 
 Jobs are submitted with 10% duplicate deliveries (the publisher's knob), 5% of them reordered (the reorder
 window is opened for one submission batch in twenty) and 1% of accept calls answered 503 (a fault rule with
@@ -299,7 +299,7 @@ def reconcile(
     first_seen: dict[str, datetime] = {}
     order: list[datetime] = []
     for line in lines:
-        event_id = line.fields.get("event_id", "")
+        event_id = line.fields.get("event_id") or ""
         if event_id in short and event_id not in first_seen:
             first_seen[event_id] = short[event_id].time
             order.append(short[event_id].time)

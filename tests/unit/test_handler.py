@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
+from offer_handlers.decision_log import parse_fields
 from offer_handlers.errors import ConfigurationError, InvalidDeciderError, RetryableServiceError
 from offer_handlers.execute import OfferResponder, Outcome, Result
 from offer_handlers.handler import DECISION_LOGGER, OfferHandler, format_fields
@@ -40,9 +40,9 @@ POLICY = {
 }
 
 
-def parse_line(text: str) -> dict[str, str]:
-    """Read a logfmt line back (values JSON-quoted when needed)."""
-    return dict(part.split("=", 1) for part in shlex.split(text))
+def parse_line(text: str) -> dict[str, str | None]:
+    """Read a decision line back with the product's parser (missing values are None)."""
+    return parse_fields(text)
 
 
 class Harness:
@@ -70,13 +70,13 @@ class Harness:
         return self.handler.handle(envelope(dict(event)))
 
 
-def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str | None]]:
     records = [r for r in caplog.records if r.name == DECISION_LOGGER]
     assert all(r.levelno == logging.INFO for r in records)
     return [parse_line(r.getMessage()) for r in records]
 
 
-def only_line(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+def only_line(caplog: pytest.LogCaptureFixture) -> dict[str, str | None]:
     (line,) = decision_lines(caplog)
     return line
 
@@ -101,17 +101,20 @@ def test_an_accepted_offer_logs_one_line_with_every_id_the_decision_and_the_time
 
     line = only_line(caplog)
     assert {k: v for k, v in line.items() if k != "elapsed_ms"} == {
+        "v": "2",
         "decision": "accept",
         "reason": "no-policy",
-        "retry_at": "-",
+        "retry_at": None,
         "event_id": EG["id"],
         "offer_id": EG["data"]["offerId"],
         "job_id": EG["data"]["jobId"],
         "worker_id": EG["data"]["workerId"],
         "outcome": "accepted",
+        "offer_age_ms": "1000",  # the clock reads offeredOn + 1 s when the call is answered
+        "time_left_ms": "59000",  # the fixture's offer expires 60 s after it was offered
         "schema": "eventgrid",
     }
-    assert float(line["elapsed_ms"]) >= 0
+    assert float(line["elapsed_ms"] or "nan") >= 0
 
 
 def test_a_decline_with_retry_logs_retry_at(caplog: pytest.LogCaptureFixture) -> None:
@@ -121,7 +124,7 @@ def test_a_decline_with_retry_logs_retry_at(caplog: pytest.LogCaptureFixture) ->
 
     line = only_line(caplog)
     assert (line["decision"], line["reason"], line["outcome"]) == ("decline", "vip-retry", "declined")
-    assert datetime.fromisoformat(line["retry_at"]) == NOW + timedelta(seconds=60)
+    assert datetime.fromisoformat(str(line["retry_at"])) == NOW + timedelta(seconds=60)
     assert h.fake.calls[0].retry_at == NOW + timedelta(seconds=60)
 
 
@@ -132,7 +135,7 @@ def test_a_decline_for_good_logs_no_retry_at(caplog: pytest.LogCaptureFixture) -
     assert (line["decision"], line["reason"], line["retry_at"], line["outcome"]) == (
         "decline",
         "never-w9",
-        "-",
+        None,
         "declined",
     )
 
