@@ -19,6 +19,7 @@ __all__ = [
     "AgentAppSpec",
     "ChannelSpec",
     "DistributionPolicySpec",
+    "HandEdit",
     "JobTemplate",
     "LabelValue",
     "Mode",
@@ -28,6 +29,7 @@ __all__ = [
     "RunDefaults",
     "Scenario",
     "ScenarioError",
+    "ScenarioFleet",
     "WorkerSpec",
     "WrapUpSpec",
 ]
@@ -151,11 +153,38 @@ class RunDefaults:
 
 
 @dataclass(frozen=True, slots=True)
-class Scenario:
-    """A validated scenario. ``policy_file`` and ``fleet_file`` are resolved against the scenario's folder.
+class HandEdit:
+    """A change someone makes by hand during the run.
 
-    With a fleet, its enabled bots are among ``workers`` (``declared``); its disabled ones are not created
-    (``fleet_ids`` has them all).
+    ``after_seconds`` after the first job, the worker's queues become ``queues``: on a fleet bot, drift
+    that the reconciliation timer repairs.
+    """
+
+    after_seconds: float
+    worker_id: str
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFleet:
+    """The bot fleet the function app keeps registered in the run (``FLEET_FILE``).
+
+    ``worker_ids``: every worker the fleet declares, disabled ones included (the function touches only
+    these). ``reconcile_schedule``: the reconciliation timer's schedule (``FLEET_RECONCILE_SCHEDULE``;
+    None: the app's default, every minute).
+    """
+
+    file: Path
+    worker_ids: frozenset[str]
+    reconcile_schedule: str | None = None
+    hand_edits: tuple[HandEdit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A validated scenario. ``policy_file`` and the fleet's file are resolved against the scenario's folder.
+
+    With a fleet, its enabled bots are among ``workers`` (``declared``); its disabled ones are not created.
     """
 
     name: str
@@ -170,9 +199,7 @@ class Scenario:
     wrap_up: WrapUpSpec | None
     expected_final_statuses: frozenset[str]
     defaults: RunDefaults
-    fleet_file: Path | None = None
-    #: Every worker id the fleet declares, disabled ones included (the function touches only these).
-    fleet_ids: frozenset[str] = frozenset()
+    fleet: ScenarioFleet | None = None
     version: int = SCENARIO_VERSION
 
     def expected_for(self, template: JobTemplate) -> frozenset[str]:

@@ -28,8 +28,7 @@ from devstack.demo.scenario import (
     WorkerSpec,
     WrapUpSpec,
 )
-from offer_handlers.errors import InvalidFleetError
-from offer_handlers.fleet import BotWorker, load_fleet_file
+from devstack.demo.scenario_fleet import parse_scenario_fleet
 from offer_handlers.json_document import ErrorFactory, JsonObject, parse_json_text
 
 __all__ = ["DEFAULT_SCENARIO", "JOB_STATUSES", "load_scenario", "parse_scenario"]
@@ -90,18 +89,20 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
     name = top.text("name", default="scenario")
     description = top.optional_text("description")
     policy_file = _file(top, "policy", base_dir)
-    fleet_file = _file(top, "fleet", base_dir)
 
     distribution = _distribution_policy(top.child("distributionPolicy"))
     queues = tuple(_queue(q) for q in top.items("queues"))
     _unique([q.id for q in queues], "queues")
     queue_ids = {q.id for q in queues}
-    listed = () if fleet_file is not None and top.get("workers") is None else top.items("workers")
+    has_fleet = top.get("fleet") is not None
+    listed = () if has_fleet and top.get("workers") is None else top.items("workers")
     workers = tuple(_worker(w, queue_ids) for w in listed)
     _unique([w.id for w in workers], "workers")
-    fleet_ids: frozenset[str] = frozenset()
-    if fleet_file is not None:
-        bots, fleet_ids = _fleet_bots(fleet_file, workers, queue_ids)
+    fleet = None
+    if has_fleet:
+        fleet, bots = parse_scenario_fleet(
+            top.child("fleet"), base_dir=base_dir, listed=workers, queue_ids=queue_ids
+        )
         workers = bots + workers  # bots first: created first, they have been idle longest
     if not workers:
         top.fail("workers", "expected a non-empty array (or a fleet with an enabled bot)")
@@ -147,8 +148,7 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
         wrap_up=wrap_up,
         expected_final_statuses=expected,
         defaults=defaults,
-        fleet_file=fleet_file,
-        fleet_ids=fleet_ids,
+        fleet=fleet,
     )
 
 
@@ -163,52 +163,6 @@ def _file(top: _ScenarioObject, key: str, base_dir: Path) -> Path | None:
     if not path.is_file():
         top.fail(key, f"no such file: {path}")
     return path
-
-
-def _fleet_bots(
-    fleet_file: Path, listed: tuple[WorkerSpec, ...], queue_ids: set[str]
-) -> tuple[tuple[WorkerSpec, ...], frozenset[str]]:
-    """The fleet's enabled bots as scenario workers (``declared``) and every id it declares.
-
-    A bot is listed in one place only: the fleet or the scenario's workers.
-    """
-    try:
-        fleet = load_fleet_file(fleet_file)
-    except InvalidFleetError as err:
-        raise ScenarioError(f"{fleet_file}: {err}", field="fleet") from None
-    listed_ids = {w.id: index for index, w in enumerate(listed)}
-    bots: list[WorkerSpec] = []
-    for bot in fleet.workers:
-        if bot.worker_id in listed_ids:
-            raise ScenarioError(
-                f"{bot.worker_id!r} is declared in the fleet ({fleet_file.name}); list a bot in one place",
-                field=f"workers[{listed_ids[bot.worker_id]}].id",
-            )
-        unknown = [q for q in bot.queues if q not in queue_ids]
-        if unknown:
-            raise ScenarioError(
-                f"fleet worker {bot.worker_id!r} listens on queue {unknown[0]!r}, which the scenario "
-                "does not create",
-                field="fleet",
-            )
-        if bot.enabled:
-            bots.append(_bot_spec(bot))
-    return tuple(bots), frozenset(fleet.by_id)
-
-
-def _bot_spec(bot: BotWorker) -> WorkerSpec:
-    return WorkerSpec(
-        id=bot.worker_id,
-        role="bot",
-        queues=bot.queues,
-        capacity=bot.capacity,
-        channels=tuple(
-            ChannelSpec(c.channel_id, c.capacity_cost_per_job, c.max_number_of_jobs) for c in bot.channels
-        ),
-        labels=dict(bot.labels),
-        tags=dict(bot.tags),
-        declared=True,
-    )
 
 
 def _serves(worker: WorkerSpec, template: JobTemplate) -> bool:

@@ -66,11 +66,13 @@ class StackOptions:
     """How to run the stack. ``host_settings`` are extra app settings for the function.
 
     With ``fleet_file`` the function app keeps that bot fleet registered (``FLEET_FILE``), and the
-    emulator delivers the worker lifecycle events to ``on_worker_lifecycle``.
+    emulator delivers the worker lifecycle events to ``on_worker_lifecycle``; ``reconcile_schedule`` is
+    then the reconciliation timer's (``FLEET_RECONCILE_SCHEDULE``; None: every minute).
     """
 
     policy_file: Path
     fleet_file: Path | None = None
+    reconcile_schedule: str | None = None
     schema: Schema = "eventgrid"
     seed: int | None = None
     retry_scale: float = 0.05
@@ -122,6 +124,8 @@ class Stack(Protocol):
 def host_settings(options: StackOptions, endpoint: str) -> dict[str, str]:
     """The function's app settings for a stack whose emulator listens at ``endpoint``."""
     fleet = {} if options.fleet_file is None else {"FLEET_FILE": str(options.fleet_file.resolve())}
+    if options.fleet_file is not None and options.reconcile_schedule is not None:
+        fleet["FLEET_RECONCILE_SCHEDULE"] = options.reconcile_schedule
     return {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "JOBROUTER_CONNECTION_STRING": f"endpoint={endpoint}/;accesskey={DEV_ACCESS_KEY}",

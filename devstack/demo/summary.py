@@ -162,8 +162,13 @@ def summarize(
     wraps_up: bool,
     elapsed_seconds: float,
     declared: frozenset[str] = frozenset(),
+    hand_edits: int = 0,
 ) -> Summary:
-    """Build the summary of one run; ``declared`` are the bots of the scenario's fleet (none: no fleet)."""
+    """Build the summary of one run.
+
+    ``declared``: the workers of the scenario's fleet (none: no fleet); ``hand_edits``: changes made to
+    workers by hand during the run, which the reconciliation timer should have repaired.
+    """
     by_type: dict[str, list[DemoEvent]] = {}
     for event in sorted(events, key=lambda e: e.time):
         by_type.setdefault(event.type, []).append(event)
@@ -235,7 +240,7 @@ def summarize(
             expired_ids=expired_ids,
             wraps_up=wraps_up,
         )
-        + (_fleet_paths(host.fleet_actions, by_type, declared) if declared else ()),
+        + (_fleet_paths(host.fleet_actions, by_type, declared, hand_edits) if declared else ()),
         elapsed_seconds=elapsed_seconds,
         fleet=fleet_counts(host.fleet_actions) if declared else (),
         fleet_invocations_ok=host.fleet_ok,
@@ -255,9 +260,12 @@ def fleet_counts(lines: Sequence[FleetLine]) -> tuple[tuple[str, int], ...]:
 
 
 def _fleet_paths(
-    lines: Sequence[FleetLine], by_type: Mapping[str, Sequence[DemoEvent]], declared: frozenset[str]
+    lines: Sequence[FleetLine],
+    by_type: Mapping[str, Sequence[DemoEvent]],
+    declared: frozenset[str],
+    hand_edits: int,
 ) -> tuple[PathCheck, ...]:
-    """A declared bot's offer expired and the function registered it again; people were never touched."""
+    """The fleet's paths: expiries repaired, drift repaired by the timer, no undeclared worker written."""
     expired_bots = sum(1 for e in by_type.get(ev.OFFER_EXPIRED, ()) if e.worker_id in declared)
     on_events = [line for line in lines if not line.is_run and line.trigger != "reconcile"]
     registered = sum(1 for line in on_events if line.outcome in ("registered", "created"))
@@ -267,7 +275,16 @@ def _fleet_paths(
         for line in lines
         if line.outcome in ("registered", "created", "repaired", "deregistered") and line.worker_id
     }
-    return (
+    repaired = sum(1 for line in lines if line.outcome == "repaired")
+    drift = (
+        PathCheck(
+            "bot changed by hand, repaired by the reconciliation timer",
+            repaired,
+            repaired >= hand_edits,
+            f"{hand_edits} changes by hand; {sum(1 for line in lines if line.is_run)} reconciliation runs",
+        ),
+    )
+    return drift * bool(hand_edits) + (
         PathCheck(
             "bot's offer expired, registered again by the function",
             registered,

@@ -53,7 +53,7 @@ class RichView:
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
         bots = sum(1 for w in scenario.workers if w.declared)
-        fleet = f" ({bots} bots from the fleet {scenario.fleet_file.name})" if scenario.fleet_file else ""
+        fleet = f" ({bots} bots from the fleet {scenario.fleet.file.name})" if scenario.fleet else ""
         grid.add_row(
             "Scenario",
             f"{scenario.name}: {len(scenario.workers)} workers{fleet}, {len(scenario.queues)} queue(s)",

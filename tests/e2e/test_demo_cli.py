@@ -246,7 +246,7 @@ def test_a_bad_scenario_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.
     scenario = json.loads((ROOT / "examples" / "scenario.json").read_text())
     scenario["workers"][1]["queues"] = ["nowhere"]
     scenario["policy"] = str(ROOT / "examples" / "contact-centre-policy.json")
-    scenario["fleet"] = str(ROOT / "examples" / "fleet.json")
+    scenario["fleet"]["file"] = str(ROOT / "examples" / "fleet.json")
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario))
 

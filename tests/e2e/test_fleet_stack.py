@@ -21,6 +21,7 @@ from azure.communication.jobrouter.models import RouterChannel, RouterWorker
 
 from devstack.demo import events as ev
 from devstack.demo.events import DemoEvent
+from devstack.demo.hostlog import FleetLine
 from devstack.jobrouter.eventgrid import Schema
 from tests.e2e.support import LiveStack
 
@@ -30,6 +31,8 @@ MISSES_OFFERS: Mapping[str, Any] = {"kind": "bot", "level": 1, "simulate": "miss
 #: A guard that never backs off within a test.
 PATIENT = {"maxExpiries": 100, "windowSeconds": 600}
 OFFER_SECONDS = 1.0
+ONCE_A_YEAR = "0 0 0 1 1 *"
+EVERY_SECOND = "* * * * * *"
 
 type StartFleetStack = Callable[..., LiveStack]
 
@@ -48,13 +51,20 @@ def bot(worker_id: str, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def fleet_stack(tmp_path: Path) -> Iterator[StartFleetStack]:
-    """Starts a stack whose function app keeps the given fleet (``FLEET_FILE``), with QUEUE created."""
+    """Starts a stack whose function app keeps the given fleet (``FLEET_FILE``), with QUEUE created.
+
+    Its reconciliation timer runs on ``reconcile_schedule``: by default once a year, so that only events
+    repair the bots (the app's default, every minute, could fire in the middle of a test).
+    """
     started: list[LiveStack] = []
 
-    def start(fleet: dict[str, Any], schema: Schema = "eventgrid") -> LiveStack:
+    def start(
+        fleet: dict[str, Any], schema: Schema = "eventgrid", *, reconcile_schedule: str = ONCE_A_YEAR
+    ) -> LiveStack:
         path = tmp_path / "fleet.json"
         path.write_text(json.dumps(fleet), encoding="utf-8")
-        live = LiveStack(schema, fleet_file=path)
+        schedule = {"FLEET_RECONCILE_SCHEDULE": reconcile_schedule}
+        live = LiveStack(schema, fleet_file=path, host_settings=schedule)
         live.__enter__()
         started.append(live)
         live.queue(offer_expires_after_seconds=OFFER_SECONDS, queue_id=QUEUE)
@@ -150,11 +160,10 @@ def test_a_bot_that_keeps_expiring_is_backed_off_instead_of_registered_again(
     register(stack, "bot-a")
     job = stack.job(QUEUE)
 
-    back_off = stack.wait_for(
-        lambda: [line for line in stack.fleet_actions(worker_id="bot-a") if line.outcome == "backed-off"],
-        timeout=15,
-        what="a back-off",
-    )
+    def back_offs() -> list[FleetLine]:
+        return [line for line in stack.fleet_actions(worker_id="bot-a") if line.outcome == "backed-off"]
+
+    stack.wait_for(back_offs, timeout=15, what="a back-off")
     time.sleep(1.5)  # no registration follows, although the job is still waiting
     stack.client.cancel_job(job)
 
@@ -162,12 +171,70 @@ def test_a_bot_that_keeps_expiring_is_backed_off_instead_of_registered_again(
     deregistered = stack.events(ev.WORKER_DEREGISTERED, worker_id="bot-a")
     assert registrations_after(stack, "bot-a", deregistered[-1].time) == []
     assert stack.client.get_worker("bot-a").available_for_offers is False
-    # Backed off at the second expiry; or at the third, when Event Grid delivered the second expiry's
-    # Deregistered event before its OfferExpired event (that one was repaired before it was counted).
+    # Backed off at the second expiry; or at the third when the second expiry's two events raced (Event
+    # Grid keeps no order: its Deregistered event was repaired before its OfferExpired event was counted).
     assert len(expired) in (2, 3)
     assert len(registrations_after(stack, "bot-a", expired[0].time)) == len(expired) - 1
-    line = back_off[0]
+    line = max(back_offs(), key=lambda found: int(str(found.fields["expiries"])))
     assert (line.action, line.reason, line.fields["expiries"]) == ("back-off", "flapping", str(len(expired)))
     delay = 60 * 2 ** (len(expired) - 2)  # doubling with each expiry past the second
     until = datetime.fromisoformat(str(line.fields["until"]))
     assert timedelta(seconds=delay - 5) < until - expired[-1].time < timedelta(seconds=delay + 5)
+
+
+def test_a_bot_whose_queues_were_changed_by_hand_is_repaired_by_the_timer(
+    fleet_stack: StartFleetStack,
+) -> None:
+    stack = fleet_stack(
+        {"version": 1, "workers": [bot("bot-a", labels={"kind": "bot", "level": 1})]},
+        reconcile_schedule=EVERY_SECOND,
+    )
+    register(stack, "bot-a", labels={"kind": "bot", "level": 1})
+    stack.wait_for(
+        lambda: [line for line in stack.fleet_actions(worker_id="bot-a") if line.reason == "in-sync"],
+        what="a run that finds bot-a as declared",
+    )
+
+    stack.client.upsert_worker("bot-a", RouterWorker(queues=["somewhere-else"]))  # by hand
+    changed = time.monotonic()
+    repaired = stack.wait_for(
+        lambda: [line for line in stack.fleet_actions(worker_id="bot-a") if line.outcome == "repaired"],
+        timeout=5,
+        what="the drift repaired",
+    )
+
+    assert time.monotonic() - changed < 3  # the next run, a second later
+    (line,) = repaired
+    assert (line.action, line.reason, line.trigger, line.fields["changes"]) == (
+        "register",
+        "drifted",
+        "reconcile",
+        "queues",
+    )
+    worker = stack.client.get_worker("bot-a")
+    assert (worker.queues, worker.available_for_offers) == ([QUEUE], True)
+    # Served again: a job on its queue is accepted by the function (the demo policy's bots-accept).
+    job = stack.job(QUEUE)
+    stack.wait_for(lambda: stack.assigned_worker(job), what="the job assigned to bot-a")
+
+
+def test_the_timer_deregisters_a_disabled_bot_once_and_then_leaves_it_alone(
+    fleet_stack: StartFleetStack,
+) -> None:
+    stack = fleet_stack(
+        {"version": 1, "workers": [bot("bot-off", enabled=False)]}, reconcile_schedule=EVERY_SECOND
+    )
+    register(stack, "bot-off")  # still registered from before it was disabled
+
+    (deregistered, *_) = stack.wait_for_events(ev.WORKER_DEREGISTERED, worker_id="bot-off", timeout=5)
+    stack.wait_for(
+        lambda: len([line for line in stack.fleet_actions() if line.is_run]) >= 4,
+        timeout=8,
+        what="more runs after the deregistration",
+    )
+
+    lines = stack.fleet_actions(worker_id="bot-off")
+    assert [line.outcome for line in lines if line.outcome != "left"] == ["deregistered"]
+    assert {line.reason for line in lines} == {"disabled"}
+    assert registrations_after(stack, "bot-off", deregistered.time) == []
+    assert stack.client.get_worker("bot-off").available_for_offers is False

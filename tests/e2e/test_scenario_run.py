@@ -45,6 +45,9 @@ def _fast_contact_centre() -> Scenario:
         "reRegisterAfterSeconds": 0.1,
     }
     document["wrapUp"] = {"handleTimeSeconds": {"min": 0.1, "max": 0.3}}
+    # The timer every second and the hand edit early, so that the short run sees the drift repaired.
+    document["fleet"]["reconcileSchedule"] = "* * * * * *"
+    document["fleet"]["handEdits"][0]["afterSeconds"] = 0.5
     return parse_scenario(document, base_dir=ROOT / "examples")
 
 
@@ -54,7 +57,8 @@ def test_the_contact_centre_scenario_exercises_every_path_and_closes_every_job()
     stack = InProcessStack(
         StackOptions(
             policy_file=scenario.policy_file,
-            fleet_file=scenario.fleet_file,
+            fleet_file=scenario.fleet.file if scenario.fleet else None,
+            reconcile_schedule=scenario.fleet.reconcile_schedule if scenario.fleet else None,
             seed=4,
             retry_scale=RETRY_SCALE,
         )
@@ -84,6 +88,8 @@ def test_the_contact_centre_scenario_exercises_every_path_and_closes_every_job()
     # The function registered the fleet's bots again (the agent app registers only people).
     fleet = dict(summary.fleet)
     assert fleet["bots registered again"] >= 1
+    assert fleet["drift repaired (reconciliation)"] >= 1  # bot-2's queues, changed by hand
+    assert fleet["reconciliation runs"] >= 1
     assert fleet["failed"] == 0
     assert summary.fleet_invocations_failed == 0
     assert view.summary is summary
