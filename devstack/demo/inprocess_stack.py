@@ -26,7 +26,7 @@ from devstack.demo.stack import (
     wait_until_validated,
     webhook_specs,
 )
-from devstack.jobrouter.config import DEV_ACCESS_KEY
+from devstack.jobrouter.config import DEV_ACCESS_KEY, WORKER_IDLE_SECONDS
 
 __all__ = ["InProcessStack"]
 
@@ -87,6 +87,7 @@ class InProcessStack:
                 for spec in webhook_specs(webhook_url, agent_webhook, lifecycle_url=lifecycle_url)
             ),
             seed=self._publisher_seed if self._publisher_seed is not None else options.seed,
+            worker_idle_seconds=options.worker_idle_seconds or WORKER_IDLE_SECONDS,
         )
         self.emulator = self._emulator_cls(config)
         await self.emulator.start()

@@ -282,6 +282,8 @@ class ProcessStack:
         argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
+        if options.worker_idle_seconds is not None:
+            argv += ["--worker-idle-seconds", f"{options.worker_idle_seconds:g}"]
         emulator = ChildProcess(
             "Job Router emulator",
             argv,

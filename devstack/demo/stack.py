@@ -79,6 +79,8 @@ class StackOptions:
     app_dir: Path = APP_DIR
     log_dir: Path | None = None
     host_settings: Mapping[str, str] = field(default_factory=dict)
+    #: The emulator deregisters a worker idle this long (None: the service's 7 days).
+    worker_idle_seconds: float | None = None
     #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
     log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
 

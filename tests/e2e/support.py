@@ -59,10 +59,12 @@ class LiveStack:
         *,
         host_settings: dict[str, str] | None = None,
         fleet_file: Path | None = None,
+        worker_idle_seconds: float | None = None,
     ) -> None:
         self.options = StackOptions(
             policy_file=CONTACT_CENTRE_POLICY,
             fleet_file=fleet_file,
+            worker_idle_seconds=worker_idle_seconds,
             schema=schema,
             seed=1,
             retry_scale=RETRY_SCALE,

@@ -59,12 +59,18 @@ def fleet_stack(tmp_path: Path) -> Iterator[StartFleetStack]:
     started: list[LiveStack] = []
 
     def start(
-        fleet: dict[str, Any], schema: Schema = "eventgrid", *, reconcile_schedule: str = ONCE_A_YEAR
+        fleet: dict[str, Any],
+        schema: Schema = "eventgrid",
+        *,
+        reconcile_schedule: str = ONCE_A_YEAR,
+        worker_idle_seconds: float | None = None,
     ) -> LiveStack:
         path = tmp_path / "fleet.json"
         path.write_text(json.dumps(fleet), encoding="utf-8")
         schedule = {"FLEET_RECONCILE_SCHEDULE": reconcile_schedule}
-        live = LiveStack(schema, fleet_file=path, host_settings=schedule)
+        live = LiveStack(
+            schema, fleet_file=path, host_settings=schedule, worker_idle_seconds=worker_idle_seconds
+        )
         live.__enter__()
         started.append(live)
         live.queue(offer_expires_after_seconds=OFFER_SECONDS, queue_id=QUEUE)
@@ -238,3 +244,23 @@ def test_the_timer_deregisters_a_disabled_bot_once_and_then_leaves_it_alone(
     assert {line.reason for line in lines} == {"disabled"}
     assert registrations_after(stack, "bot-off", deregistered.time) == []
     assert stack.client.get_worker("bot-off").available_for_offers is False
+
+
+def test_a_bot_deregistered_for_being_idle_is_registered_again_and_a_person_is_not(
+    fleet_stack: StartFleetStack,
+) -> None:
+    """Job Router deregisters a worker idle for 7 days; the emulator is told to do it after 1 s here."""
+    idle = {"kind": "bot", "level": 1}
+    stack = fleet_stack({"version": 1, "workers": [bot("bot-a", labels=idle)]}, worker_idle_seconds=1.0)
+    register(stack, "bot-a", labels=idle)
+    register(stack, "agent-x", labels={"kind": "human", "level": 1})  # nobody's fleet
+
+    (bot_out, *_) = stack.wait_for_events(ev.WORKER_DEREGISTERED, worker_id="bot-a", timeout=5)
+    (person_out, *_) = stack.wait_for_events(ev.WORKER_DEREGISTERED, worker_id="agent-x", timeout=5)
+    (back, *_) = stack.wait_for(
+        lambda: registrations_after(stack, "bot-a", bot_out.time), timeout=5, what="bot-a registered"
+    )
+
+    assert back.time - bot_out.time < timedelta(seconds=3)
+    assert registrations_after(stack, "agent-x", person_out.time) == []
+    assert stack.client.get_worker("agent-x").available_for_offers is False
