@@ -3,7 +3,8 @@
 python -m bench                 # everything (about 15 minutes on 2 cores)
 python -m bench --quick         # a smoke run with tiny sizes (writes to --output, default BENCHMARKS.md)
 python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory, demo,
-                                #   queue-depth, thread-pool (its sections and summary rows replace theirs)
+                                #   queue-depth, thread-pool, fleet-repair (its sections and summary rows
+                                #   replace theirs)
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ from pathlib import Path
 from bench import cold_start, e2e, handler, micro, queue_depth
 from bench.common import PYTHON, ROOT, Table, child_env, log, machine, today, verdict
 
-ALL = ("cold-start", "micro", "handler", "e2e", "emulator", "memory", "demo", "queue-depth", "thread-pool")
+ALL = (
+    "cold-start",
+    "micro",
+    "handler",
+    "e2e",
+    "emulator",
+    "memory",
+    "demo",
+    "queue-depth",
+    "thread-pool",
+    "fleet-repair",
+)
 
 
 def emulator_section(quick: bool) -> Table:
@@ -127,6 +139,8 @@ def merge_sections(existing: str, tables: list[Table], note: str) -> str:
         new = [*table.markdown().rstrip("\n").split("\n"), ""]
         at = next((i for i, part in enumerate(parts) if part and part[0] == f"## {table.title}"), None)
         if at is None:
+            if parts[-1] and parts[-1][-1] != "":
+                parts[-1].append("")  # a blank line before the new section's heading
             parts.append(new)
         else:
             parts[at] = new
@@ -189,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one branch per b
         from bench import thread_pool
 
         tables.append(thread_pool.run(quick=quick))
+    if "fleet-repair" in selected:
+        from bench import fleet_repair
+
+        tables.append(fleet_repair.run(10 if quick else 200))
     elapsed = time.monotonic() - started
     if args.only and args.output.is_file():
         note = (

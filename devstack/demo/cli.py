@@ -139,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = ProcessStack(
         StackOptions(
             policy_file=policy_file,
+            fleet_file=scenario.fleet.file if scenario.fleet else None,
+            reconcile_schedule=scenario.fleet.reconcile_schedule if scenario.fleet else None,
             schema=args.schema,
             seed=seed,
             retry_scale=scenario.defaults.event_grid_retry_scale,

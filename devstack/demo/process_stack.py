@@ -29,6 +29,7 @@ from devstack.demo.child import PARENT_PID_ENV
 from devstack.demo.hostlog import HostSnapshot, HostTally
 from devstack.demo.stack import (
     FUNCTION_NAME,
+    LIFECYCLE_FUNCTION_NAME,
     StackError,
     StackInfo,
     StackOptions,
@@ -271,8 +272,11 @@ class ProcessStack:
         host_url = announced.split("/runtime/", 1)[0]
         # The host names one function's URL only when the app has a single Event Grid function.
         webhook_url = f"{host_url}{WEBHOOK_PATH}?functionName={FUNCTION_NAME}"
+        lifecycle_url = (
+            f"{host_url}{WEBHOOK_PATH}?functionName={LIFECYCLE_FUNCTION_NAME}" if options.fleet_file else None
+        )
         argv = [*_LAUNCH, "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port)]
-        for spec in webhook_specs(webhook_url, agent_webhook):
+        for spec in webhook_specs(webhook_url, agent_webhook, lifecycle_url=lifecycle_url):
             argv += ["--webhook", spec]
         argv += ["--schema", options.schema, "--retry-scale", f"{options.retry_scale:g}"]
         argv += ["--log-level", options.log_level]
@@ -280,6 +284,8 @@ class ProcessStack:
             argv += ["--seed", str(options.seed)]
         if options.event_log_limit is not None:
             argv += ["--event-log-limit", str(options.event_log_limit)]
+        if options.worker_idle_seconds is not None:
+            argv += ["--worker-idle-seconds", f"{options.worker_idle_seconds:g}"]
         emulator = ChildProcess(
             "Job Router emulator",
             argv,

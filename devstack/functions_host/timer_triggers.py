@@ -4,7 +4,9 @@ One asyncio task per timer function sleeps until the schedule's next time (UTC),
 through the worker library (``FunctionsHost`` supplies ``invoke``); the following time is computed after
 the invocation ends, so a slow run skips the times it overlapped, as the host's schedule monitor does.
 ``runOnStartup`` invokes once when the host starts. There is no schedule monitor (``useMonitor``): a
-stand-in that was stopped does not catch up, and ``IsPastDue`` is always false.
+stand-in that was stopped does not catch up, and ``IsPastDue`` is always false. A schedule may name an app
+setting, ``%NAME%``, which is resolved from the settings (the environment) when the app is indexed, as the
+host's name resolver does; a setting that is not there fails start-up naming it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
-from devstack.functions_host.ncrontab import Schedule, parse_schedule
+from devstack.functions_host.ncrontab import CrontabError, Schedule, parse_schedule
 from devstack.functions_worker import TIMER_TRIGGER, FunctionInfo
 
 __all__ = ["TimerInvoke", "TimerRunner", "TimerSpec", "timer_specs"]
 
 _log = logging.getLogger(__name__)
+
+# A binding expression naming an app setting: %NAME%.
+_SETTING_EXPRESSION: Final = re.compile(r"%([^%\s]+)%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +45,36 @@ type TimerInvoke = Callable[[TimerSpec, datetime | None, datetime], Awaitable[No
 """Invoke one timer function: ``(spec, last run or None, next scheduled run)``."""
 
 
-def timer_specs(functions: Iterable[FunctionInfo]) -> tuple[TimerSpec, ...]:
-    """The app's timer functions; raises ``CrontabError`` (naming the function) for a bad schedule."""
+def timer_specs(
+    functions: Iterable[FunctionInfo], settings: Mapping[str, str] | None = None
+) -> tuple[TimerSpec, ...]:
+    """The app's timer functions; raises ``CrontabError`` (naming the function) for a bad schedule.
+
+    ``%NAME%`` in a schedule is replaced with the setting ``NAME`` (from ``settings``, default the
+    environment, where the host put the app settings).
+    """
+    env = os.environ if settings is None else settings
     specs = []
     for info in functions:
         if info.trigger_type != TIMER_TRIGGER:
             continue
         trigger = info.trigger
         try:
-            schedule = parse_schedule(str(trigger.get("schedule", "")))
+            schedule = parse_schedule(_resolved(str(trigger.get("schedule", "")), env))
         except ValueError as err:
             raise type(err)(f"function {info.name!r}: {err}") from err
         specs.append(TimerSpec(info.name, schedule, bool(trigger.get("runOnStartup", False))))
     return tuple(specs)
+
+
+def _resolved(expression: str, settings: Mapping[str, str]) -> str:
+    def setting(match: re.Match[str]) -> str:
+        value = settings.get(match[1], "").strip()
+        if not value:
+            raise CrontabError(f"schedule {expression!r}: the app setting {match[1]} is not set")
+        return value
+
+    return _SETTING_EXPRESSION.sub(setting, expression)
 
 
 def _utc_now() -> datetime:

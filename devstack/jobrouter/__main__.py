@@ -19,7 +19,7 @@ from pathlib import Path
 from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import config_cli
-from devstack.jobrouter.config import DEFAULT_TOPIC, DEV_ACCESS_KEY, EmulatorConfig
+from devstack.jobrouter.config import DEFAULT_TOPIC, DEV_ACCESS_KEY, WORKER_IDLE_SECONDS, EmulatorConfig
 from devstack.jobrouter.config_document import ConfigDocument, ConfigDocumentError
 from devstack.jobrouter.config_transfer import apply_configuration, connect
 from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
@@ -115,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
         help="offer lifetime when a distribution policy has no offerExpiresAfterSeconds (default: 1 year)",
     )
     parser.add_argument(
+        "--worker-idle-seconds",
+        type=float,
+        default=WORKER_IDLE_SECONDS,
+        metavar="SECONDS",
+        help="deregister a registered worker idle (no offer, no job) this long, as the service does after "
+        "7 days (default: 604800; shorten it to watch it happen)",
+    )
+    parser.add_argument(
         "--duplicate-fraction", type=float, default=0.0, help="deliver this fraction of events twice (0-1)"
     )
     parser.add_argument(
@@ -192,6 +200,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> tuple[EmulatorConfi
             topic=args.topic,
             processing_delay=args.processing_delay,
             default_offer_expiry_seconds=args.default_offer_expiry,
+            worker_idle_seconds=args.worker_idle_seconds,
             duplicate_fraction=args.duplicate_fraction,
             reorder_window=args.reorder_window,
             seed=args.seed,

@@ -14,7 +14,10 @@ from typing import Final
 from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
 from devstack.jobrouter.rule_http import DEFAULT_RULE_TIMEOUT_SECONDS
 
-__all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "EmulatorConfig"]
+__all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "WORKER_IDLE_SECONDS", "EmulatorConfig"]
+
+#: The service deregisters a worker registered but idle for 7 days.
+WORKER_IDLE_SECONDS: Final = 7 * 24 * 3600.0
 
 #: The documented, well-known development key (base64 of an ASCII sentence). Never use it outside dev.
 DEV_ACCESS_KEY: Final = (
@@ -39,6 +42,8 @@ class EmulatorConfig:
     - ``processing_delay`` is how long a new or updated job stays ``created``/``pendingClassification``
       before it is classified and queued (the live service takes about a second);
     - ``default_offer_expiry_seconds`` applies when a distribution policy has no ``offerExpiresAfterSeconds``;
+    - ``worker_idle_seconds``: a registered worker idle (no offer, no job) this long is deregistered, as the
+      service does after 7 days (the default); shorten it to watch it happen;
     - ``max_clock_skew_seconds`` bounds ``x-ms-date`` against the server clock (the service uses 15 minutes);
     - ``default_page_size`` is the page size when a list request has no ``maxpagesize``;
     - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs;
@@ -56,6 +61,7 @@ class EmulatorConfig:
     topic: str = DEFAULT_TOPIC
     processing_delay: float = 0.0
     default_offer_expiry_seconds: float = 31_536_000.0
+    worker_idle_seconds: float = WORKER_IDLE_SECONDS
     max_clock_skew_seconds: float = 900.0
     default_page_size: int = 20
     duplicate_fraction: float = 0.0
@@ -71,6 +77,8 @@ class EmulatorConfig:
             raise ValueError(f"processing_delay must be >= 0, got {self.processing_delay}")
         if self.default_offer_expiry_seconds <= 0:
             raise ValueError("default_offer_expiry_seconds must be > 0")
+        if not self.worker_idle_seconds > 0:
+            raise ValueError(f"worker_idle_seconds must be > 0, got {self.worker_idle_seconds}")
         if self.default_page_size < 1:
             raise ValueError(f"default_page_size must be >= 1, got {self.default_page_size}")
         if self.rule_timeout_seconds <= 0:

@@ -79,6 +79,7 @@ class Emulator:
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
             rule_caller=HttpRuleCaller(timeout=self.config.rule_timeout_seconds),
+            worker_idle_seconds=self.config.worker_idle_seconds,
         )
         router.on_state_lost = self._state_lost
         self._publisher, self._router = publisher, router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,16 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats
 from devstack.demo.demo_event import DemoEvent, parse_envelope
-from devstack.demo.hostlog import HostSnapshot, HostTally
+from devstack.demo.hostlog import (
+    DECISION_LOGGER,
+    FLEET_ACTION_LOGGER,
+    HOST_LOGGER,
+    DecisionLogHandler,
+    HostSnapshot,
+    HostTally,
+)
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
-from devstack.demo.summary import PlannedJob, latency_of, summarize
+from devstack.demo.summary import PlannedJob, Summary, latency_of, summarize
 from devstack.demo.webhook import AgentWebhook
 from offer_handlers.decision_log import parse_fields
 
@@ -62,6 +70,55 @@ def test_a_dash_means_a_missing_value_in_a_decision_line() -> None:
 
 def test_quoted_values_may_hold_spaces_quotes_and_equals_signs() -> None:
     assert parse_fields('a=1 b="x = \\"y\\"" c=-') == {"a": "1", "b": 'x = "y"', "c": None}
+
+
+def test_fleet_lines_and_fleet_invocations_are_read_apart_from_the_offer_functions() -> None:
+    tally = HostTally()
+    for line in (
+        "2030-01-01 12:00:00,000 INFO offer_handlers.fleet_actions: action=register reason=deregistered "
+        "worker_id=bot-1 event_id=e1 trigger=deregistered outcome=registered changes=availableForOffers",
+        "2030-01-01 12:00:00,001 INFO devstack.functions_host.host: Executed 'on_worker_lifecycle' "
+        "(Succeeded, event=e1, 4.0 ms)",
+        "2030-01-01 12:00:00,002 INFO offer_handlers.fleet_actions: action=reconcile reason=timer "
+        "worker_id=- event_id=reconcile-1 trigger=reconcile outcome=done workers=3",
+        "2030-01-01 12:00:00,003 INFO devstack.functions_host.host: Executed 'reconcile_fleet' "
+        "(Failed, event=-, 1.0 ms): RetryableServiceError(...)",
+        "2030-01-01 12:00:00,004 INFO devstack.functions_host.host: Executed 'on_offer_issued' "
+        "(Succeeded, event=e2, 4.0 ms)",
+    ):
+        tally.feed_line(line)
+
+    snapshot = tally.snapshot()
+    assert (snapshot.invocations_ok, snapshot.invocations_failed) == (1, 0)
+    assert (snapshot.fleet_ok, snapshot.fleet_failed) == (1, 1)
+    assert snapshot.decisions == ()
+    worker, run = snapshot.fleet_actions
+    assert (worker.action, worker.outcome, worker.worker_id, worker.trigger) == (
+        "register",
+        "registered",
+        "bot-1",
+        "deregistered",
+    )
+    assert not worker.is_run
+    assert run.is_run
+    assert run.worker_id is None
+
+
+def test_an_in_process_host_is_tallied_by_the_logger_each_record_comes_from() -> None:
+    tally = HostTally()
+    handler = DecisionLogHandler(tally)
+
+    def record(name: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+
+    handler.emit(record(DECISION_LOGGER, _decision("accepted", "o1")))
+    handler.emit(record(FLEET_ACTION_LOGGER, "action=leave reason=undeclared worker_id=ana outcome=left"))
+    handler.emit(record(HOST_LOGGER, "Executed 'on_worker_lifecycle' (Succeeded, event=e1, 1.0 ms)"))
+
+    snapshot = tally.snapshot()
+    assert [d.outcome for d in snapshot.decisions] == ["accepted"]
+    assert [f.reason for f in snapshot.fleet_actions] == ["undeclared"]
+    assert (snapshot.invocations, snapshot.fleet_ok) == (0, 1)
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -191,6 +248,68 @@ def test_a_decline_for_good_followed_by_a_new_offer_to_the_same_worker_fails_its
     (path,) = [p for p in summary.paths if p.name.startswith("declined for good")]
     assert not path.ok
     assert path.note.startswith("1 re-offers")
+
+
+def _fleet(outcome: str, worker: str, *, reason: str = "r", trigger: str = "deregistered") -> str:
+    return f"action=x reason={reason} worker_id={worker} event_id=e trigger={trigger} outcome={outcome}"
+
+
+def _fleet_summary(tally: HostTally, events: list[DemoEvent], declared: frozenset[str]) -> Summary:
+    return summarize(
+        planned=[],
+        submitted=0,
+        final_statuses={},
+        events=events,
+        host=tally.snapshot(),
+        agent=AgentStats(),
+        roles={"bot-1": "bot", "ana": "human"},
+        wraps_up=False,
+        elapsed_seconds=1.0,
+        declared=declared,
+    )
+
+
+def test_the_summary_counts_what_the_function_did_for_the_fleet() -> None:
+    tally = HostTally()
+    tally.add_fleet_text(_fleet("registered", "bot-1"))
+    tally.add_fleet_text(_fleet("backed-off", "bot-1", trigger="offer-expired"))
+    tally.add_fleet_text(_fleet("repaired", "bot-1", trigger="reconcile"))
+    tally.add_fleet_text(_fleet("left", "ana", reason="undeclared"))
+    tally.add_fleet_text("action=reconcile reason=timer worker_id=- trigger=reconcile outcome=done")
+    events = [_event(ev.OFFER_EXPIRED, 0.0, offerId="o1", jobId="j1", workerId="bot-1")]
+
+    summary = _fleet_summary(tally, events, frozenset({"bot-1"}))
+
+    fleet = dict(summary.fleet)
+    assert (fleet["bots registered again"], fleet["backed off (flapping)"]) == (1, 1)
+    assert (fleet["drift repaired (reconciliation)"], fleet["left alone: undeclared"]) == (1, 1)
+    assert fleet["reconciliation runs"] == 1
+    paths = {p.name: p for p in summary.paths}
+    again = paths["bot's offer expired, registered again by the function"]
+    assert (again.count, again.ok) == (1, True)
+    assert again.note == "1 offers to declared bots expired; 1 back-offs (flapping guard)"
+    assert paths["only declared bots written by the function"].ok
+
+
+def test_a_write_to_an_undeclared_worker_fails_its_path() -> None:
+    tally = HostTally()
+    tally.add_fleet_text(_fleet("registered", "ana"))
+
+    summary = _fleet_summary(tally, [], frozenset({"bot-1"}))
+
+    paths = {p.name: p for p in summary.paths}
+    touched = paths["only declared bots written by the function"]
+    assert (touched.ok, touched.note) == (False, "ana")
+
+
+def test_without_a_fleet_the_summary_has_no_fleet_rows_or_paths() -> None:
+    tally = HostTally()
+    tally.add_fleet_text(_fleet("registered", "bot-1"))
+
+    summary = _fleet_summary(tally, [], frozenset())
+
+    assert summary.fleet == ()
+    assert not [p for p in summary.paths if "function" in p.name and "registered" in p.name]
 
 
 # --- agent app ------------------------------------------------------------------------------------

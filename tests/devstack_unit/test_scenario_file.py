@@ -26,6 +26,7 @@ EXAMPLE: dict[str, Any] = json.loads(DEFAULT_SCENARIO.read_text())
 def _document(**changes: Any) -> dict[str, Any]:
     document = copy.deepcopy(EXAMPLE)
     document["policy"] = str(ROOT / "examples" / "contact-centre-policy.json")
+    document["fleet"]["file"] = str(ROOT / "examples" / "fleet.json")
     for dotted, value in changes.items():
         target: Any = document
         *path, last = dotted.split("__")
@@ -51,7 +52,7 @@ def test_the_example_scenario_loads_with_its_policy() -> None:
 
 def test_the_example_policy_gives_every_kind_of_decision_for_the_example_scenario() -> None:
     """Each path of the demo needs its decision: bots accept, VIP declines with retry, needs-human
-    declines for good, humans are left alone."""
+    declines for good, humans are left alone, and so is the bot standing in for one too slow to answer."""
     scenario = load_scenario(DEFAULT_SCENARIO)
     assert scenario.policy_file is not None
     policy = load_policy_file(scenario.policy_file)
@@ -87,7 +88,7 @@ def test_the_example_policy_gives_every_kind_of_decision_for_the_example_scenari
                     kinds["decline with retry"] += 1
                 case Leave():
                     kinds["leave"] += 1
-                    assert worker.role == "human"
+                    assert worker.role == "human" or worker.labels.get("simulate") == "missesOffers"
 
     assert set(kinds) == {"accept", "decline for good", "decline with retry", "leave"}
 
@@ -99,7 +100,11 @@ def test_the_example_policy_gives_every_kind_of_decision_for_the_example_scenari
         ({"surprise": True}, "surprise", "unknown field"),
         ({"workers__1__queues": ["nowhere"]}, "workers[1].queues[0]", "unknown queue 'nowhere'"),
         ({"workers__0__role": "robot"}, "workers[0].role", "expected 'bot' or 'human'"),
-        ({"workers__2__id": "bot-1"}, "workers[2].id", "appears twice"),
+        ({"workers__2__id": "agent-ana"}, "workers[2].id", "appears twice"),
+        ({"workers__2__id": "bot-1"}, "workers[2].id", "'bot-1' is declared in the fleet"),
+        ({"fleet__file": "missing.json"}, "fleet.file", "no such file"),
+        ({"fleet__reconcileSchedule": "every minute"}, "fleet.reconcileSchedule", "NCRONTAB has 6"),
+        ({"fleet__handEdits__0__workerId": "bot-9"}, "fleet.handEdits[0].workerId", "not a worker"),
         ({"jobs__templates__0__queueId": "nowhere"}, "jobs.templates[0].queueId", "unknown queue"),
         ({"jobs__templates__1__channelId": "voice"}, "jobs.templates[1]", "no worker listens"),
         ({"jobs__templates__0__weight": 0}, "jobs.templates[0].weight", "must be at least 1"),
@@ -120,6 +125,10 @@ def test_the_example_policy_gives_every_kind_of_decision_for_the_example_scenari
         "worker-on-unknown-queue",
         "unknown-role",
         "duplicate-worker",
+        "bot-in-the-fleet-and-the-scenario",
+        "missing-fleet-file",
+        "bad-reconcile-schedule",
+        "hand-edit-of-an-unknown-worker",
         "template-on-unknown-queue",
         "template-nobody-serves",
         "zero-weight",
@@ -193,3 +202,67 @@ def test_every_block_of_planned_jobs_holds_the_templates_in_proportion() -> None
     for start in range(0, len(plan), block):
         counts = Counter(j.template for j in plan[start : start + block])
         assert counts == {t.name: t.weight for t in scenario.job_templates}
+
+
+# --- the bot fleet ----------------------------------------------------------------------------------
+
+
+def _with_fleet(tmp_path: Path, fleet: dict[str, Any]) -> dict[str, Any]:
+    path = tmp_path / "fleet.json"
+    path.write_text(json.dumps(fleet), encoding="utf-8")
+    return _document(fleet={"file": str(path)})
+
+
+def _bot(worker_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": worker_id,
+        "queues": ["support-en"],
+        "capacity": 3,
+        "channels": [{"channelId": "chat", "capacityCostPerJob": 1}],
+        "labels": {"kind": "bot", "level": 1},
+        **fields,
+    }
+
+
+def test_the_example_scenarios_bots_are_the_enabled_bots_of_its_fleet() -> None:
+    scenario = load_scenario(DEFAULT_SCENARIO)
+
+    bots = {w.id for w in scenario.workers if w.role == "bot"}
+    assert scenario.fleet is not None
+    assert scenario.fleet.file == (ROOT / "examples" / "fleet.json").resolve()
+    assert bots == {"bot-1", "bot-2", "bot-senior", "bot-slow"}
+    assert all(w.declared == (w.role == "bot") for w in scenario.workers)
+    assert scenario.fleet.worker_ids == bots | {"bot-voice-trial"}  # disabled: declared, never created
+    assert scenario.fleet.reconcile_schedule == "*/5 * * * * *"
+    (edit,) = scenario.fleet.hand_edits
+    assert (edit.worker_id, edit.queues) == ("bot-2", ("support-fr",))
+
+
+def test_a_fleet_bot_keeps_its_declared_queues_channels_labels_and_tags(tmp_path: Path) -> None:
+    fleet = {"version": 1, "workers": [_bot("bot-x", capacity=5, tags={"owner": "team"})]}
+
+    scenario = parse_scenario(_with_fleet(tmp_path, fleet), base_dir=ROOT)
+
+    (bot,) = [w for w in scenario.workers if w.id == "bot-x"]
+    assert (bot.role, bot.queues, bot.capacity, bot.tags) == ("bot", ("support-en",), 5, {"owner": "team"})
+    assert [(c.channel_id, c.capacity_cost_per_job) for c in bot.channels] == [("chat", 1)]
+
+
+def test_an_invalid_fleet_is_refused_naming_the_fleet_the_worker_and_the_field(tmp_path: Path) -> None:
+    fleet = {"version": 1, "workers": [_bot("bot-x", capacity=0)]}
+
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(_with_fleet(tmp_path, fleet), base_dir=ROOT)
+
+    assert raised.value.field == "fleet.file"
+    assert "fleet worker 'bot-x' field 'capacity'" in raised.value.message
+
+
+def test_a_fleet_bot_on_a_queue_the_scenario_does_not_create_is_refused(tmp_path: Path) -> None:
+    fleet = {"version": 1, "workers": [_bot("bot-x", queues=["nowhere"])]}
+
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario(_with_fleet(tmp_path, fleet), base_dir=ROOT)
+
+    assert raised.value.field == "fleet.file"
+    assert "'bot-x' listens on queue 'nowhere'" in raised.value.message

@@ -158,6 +158,8 @@ def test_ten_jobs_run_to_a_summary_and_exit_0(run_devstack: Start, tmp_path: Pat
         "Scenario paths",
         "invocations succeeded",
         "accepted by the function",
+        "bots registered again",  # what the function did for the bot fleet
+        "reconciliation runs",
     ):
         assert heading in stdout
     assert "OK: all 10 jobs ended in an expected state (10 closed)" in stdout

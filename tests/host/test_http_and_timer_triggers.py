@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -131,5 +132,35 @@ def test_a_schedule_that_does_not_parse_fails_indexing_naming_the_function(tmp_p
     async def main() -> None:
         with pytest.raises(WorkerIndexError, match=r"function 'nightly': hour field: 25 is outside 0-23"):
             await FunctionsHost(app_dir).start()
+
+    asyncio.run(main())
+
+
+def _app_with_schedule(app_dir: Path, schedule: str) -> None:
+    (app_dir / "function_app.py").write_text(
+        "import azure.functions as func\n"
+        "app = func.FunctionApp()\n"
+        f"@app.timer_trigger(schedule={schedule!r}, arg_name='timer', use_monitor=False)\n"
+        "def sweep(timer: func.TimerRequest) -> None:\n"
+        "    pass\n"
+    )
+
+
+def test_a_schedule_naming_an_app_setting_runs_on_that_settings_schedule(tmp_path: Path) -> None:
+    _app_with_schedule(tmp_path, "%SWEEP_SCHEDULE%")
+
+    async def main() -> None:
+        async with FunctionsHost(tmp_path, {"SWEEP_SCHEDULE": "*/2 * * * * *"}) as host:
+            assert host.timer_schedules == (("sweep", "*/2 * * * * *"),)
+
+    asyncio.run(main())
+
+
+def test_a_schedule_naming_a_setting_that_is_not_there_fails_indexing_naming_it(tmp_path: Path) -> None:
+    _app_with_schedule(tmp_path, "%SWEEP_SCHEDULE%")
+
+    async def main() -> None:
+        with pytest.raises(WorkerIndexError, match=r"function 'sweep'.*SWEEP_SCHEDULE is not set"):
+            await FunctionsHost(tmp_path).start()
 
     asyncio.run(main())

@@ -45,6 +45,10 @@ class EngineContext:
     rng: random.Random
     processing_delay: float
     default_offer_expiry_seconds: float
+    #: How long a registered worker may stay idle before it is deregistered (the service: 7 days).
+    worker_idle_seconds: float = 7 * 24 * 3600.0
+    #: Deregisters a worker that stayed idle that long (set by the router).
+    deregister_idle: Callable[[str], None] = lambda _worker_id: None
     #: Runs one matching pass (set by the router; called at most once per loop turn).
     run_dispatch: Callable[[], None] = _nothing
     #: Writes the changes of a timer or matching pass (set by the router; never raises).

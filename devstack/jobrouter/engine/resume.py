@@ -1,8 +1,9 @@
 """Resume after a restart: re-arm every timer the stored state implies, then run a matching pass.
 
-Offers get their expiry (already past: they expire at once), unprocessed jobs their processing, scheduled
-jobs their activation, queued jobs their selector expiry and wait-time triggers, declined offers their
-``retryOfferAt``, and deferred unassignments and closes their completion.
+Offers get their expiry (already past: they expire at once), idle workers their idle deregistration,
+unprocessed jobs their processing, scheduled jobs their activation, queued jobs their selector expiry and
+wait-time triggers, declined offers their ``retryOfferAt``, and deferred unassignments and closes their
+completion.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from devstack.jobrouter.engine.job_lifecycle import process
 from devstack.jobrouter.engine.job_scheduling import arm_schedule, arm_selector_expiry
 from devstack.jobrouter.engine.offer_expiry import arm_offer_expiry
 from devstack.jobrouter.engine.offer_lifecycle import retry_due
+from devstack.jobrouter.engine.worker_state import arm_idle_timer
 from devstack.jobrouter.wire import parse_time
 
 __all__ = ["resume"]
@@ -26,6 +28,7 @@ def resume(ctx: EngineContext) -> None:
     for worker in ctx.store.all("workers"):
         for offer in worker.body.get("offers", []):
             arm_offer_expiry(ctx, worker, offer)
+        arm_idle_timer(ctx, worker)
     for job in ctx.store.all("jobs"):
         job_id = str(job.body["id"])
         status = job.body.get("status")

@@ -73,6 +73,7 @@ class Router:
         processing_delay: float = 0.0,
         default_offer_expiry_seconds: float = 31_536_000.0,
         rule_caller: RuleCaller | None = None,
+        worker_idle_seconds: float = 7 * 24 * 3600.0,
     ) -> None:
         self.store = store
         self._ctx = EngineContext(
@@ -84,7 +85,9 @@ class Router:
             processing_delay=processing_delay,
             default_offer_expiry_seconds=default_offer_expiry_seconds,
             rule_calls=RuleCallTasks(rule_caller or HttpRuleCaller()),
+            worker_idle_seconds=worker_idle_seconds,
         )
+        self._ctx.deregister_idle = functools.partial(worker_lifecycle.deregister_idle, self._ctx)
         self._ctx.run_dispatch = functools.partial(dispatch.run_dispatch, self._ctx)
         self._ctx.commit = self.commit_or_stop
         #: Called when a change could not be written to the state file (the server stops the emulator).

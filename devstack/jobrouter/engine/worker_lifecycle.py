@@ -2,22 +2,27 @@
 
 Registering starts a new epoch (a decline without ``retryOfferAt`` lasts one epoch) and publishes
 RouterWorkerRegistered; deregistering or deleting revokes the worker's open offers. A registered worker
-whose capacity, queues, labels, tags or channels change publishes RouterWorkerUpdated naming them.
+whose capacity, queues, labels, tags or channels change publishes RouterWorkerUpdated naming them. A
+worker left idle too long is deregistered by the service itself (:func:`deregister_idle`).
 """
 
 from __future__ import annotations
 
+import logging
+
 from devstack.jobrouter import event_payloads as events
 from devstack.jobrouter.engine.engine_context import EngineContext
 from devstack.jobrouter.engine.offer_lifecycle import revoke
-from devstack.jobrouter.engine.worker_state import queue_details, refresh_worker
+from devstack.jobrouter.engine.worker_state import IDLE_FROM, queue_details, refresh_worker
 from devstack.jobrouter.errors import Conflict
 from devstack.jobrouter.resource_entities import normalize_worker
 from devstack.jobrouter.resources import READ_ONLY, WRITABLE
 from devstack.jobrouter.store import Record
 from devstack.jobrouter.wire import JsonObject, format_time
 
-__all__ = ["delete_worker", "deregister", "register", "upsert_worker"]
+__all__ = ["delete_worker", "deregister", "deregister_idle", "register", "upsert_worker"]
+
+log = logging.getLogger(__name__)
 
 #: Worker body keys -> the names RouterWorkerUpdated uses for them.
 _PROFILE_PROPERTIES = (
@@ -109,6 +114,15 @@ def deregister(ctx: EngineContext, record: Record) -> None:
     refresh_worker(ctx, record)
     ctx.emit(events.worker_deregistered(worker_id=str(record.body["id"])))
     ctx.request_dispatch()
+
+
+def deregister_idle(ctx: EngineContext, worker_id: str) -> None:
+    """The idle timer fired: a worker still registered and idle is deregistered, as the service does."""
+    record = ctx.store.get("workers", worker_id)
+    if record is None or IDLE_FROM not in record.internal or not record.body.get("availableForOffers"):
+        return
+    log.info("worker %s idle since %s: deregistered", worker_id, record.internal[IDLE_FROM])
+    deregister(ctx, record)
 
 
 def delete_worker(ctx: EngineContext, record: Record) -> None:
