@@ -48,7 +48,8 @@ def test_a_bad_scenario_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.
 
 def test_a_bad_policy_exits_2_naming_the_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = json.loads((ROOT / "examples" / "contact-centre-policy.json").read_text())
-    policy["rules"][1]["then"] = {"action": "decline"}
+    (vip,) = [rule for rule in policy["rules"] if rule["name"] == "vip-needs-senior"]
+    vip["then"] = {"action": "decline"}
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(policy))
 
