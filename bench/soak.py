@@ -254,13 +254,13 @@ def samples_table(samples: Sequence[SoakSample], rows: int = 13) -> str:
     if shown[-1] is not samples[-1]:
         shown.append(samples[-1])
     out = [
-        "| Elapsed | Emulator RSS | Host RSS | Event log (cap) | Events published | Jobs submitted "
+        "| Elapsed (min:s) | Emulator RSS | Host RSS | Event log (cap) | Events published | Jobs submitted "
         "| Jobs closed |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in shown:
         out.append(
-            f"| {s.elapsed_s / 60:.1f} min | {s.emulator_rss_kib / 1024:.1f} MiB | "
+            f"| {int(s.elapsed_s // 60)}:{int(s.elapsed_s % 60):02d} | {s.emulator_rss_kib / 1024:.1f} MiB | "
             f"{s.host_rss_kib / 1024:.1f} MiB | {s.event_log:,} ({s.event_log_limit:,}) | {s.published:,} | "
             f"{s.submitted:,} | {s.closed:,} |"
         )

@@ -54,5 +54,5 @@ def test_thesamples_table_keeps_the_last_sample() -> None:
 
     table = samples_table(samples, rows=5)
 
-    assert table.splitlines()[-1].startswith("| 14.5 min | 129.0 MiB |")
+    assert table.splitlines()[-1].startswith("| 14:30 | 129.0 MiB |")
     assert len(table.splitlines()) == 2 + 6
