@@ -354,8 +354,8 @@ def run(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as name:
         result = asyncio.run(_soak(plan, Path(name)))
-    limit = "" if event_log_limit is None else f" --event-log-limit {event_log_limit}"
-    command = f".venv/bin/python -m bench --only soak --soak-minutes {minutes:g}{limit}"
+    limit = "" if event_log_limit is None else f"   (--quick: event-log cap {event_log_limit})"
+    command = f".venv/bin/python -m bench --only soak --soak-minutes {minutes:g} --soak-rate {rate:g}{limit}"
     table = tabulate(result, command)
     table.notes.append(f"whole benchmark took {time.monotonic() - started:.0f} s.")
     return table
