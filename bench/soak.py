@@ -146,12 +146,14 @@ async def _sample(
     counters: tuple[float, int, int],
 ) -> SoakSample:
     elapsed, submitted, closed = counters
+    # Memory first: serving the event log (up to the cap, as JSON) briefly takes memory of its own.
+    emulator_rss, host_rss = rss_kib(pids.get("emulator")), rss_kib(pids.get("host"))
     events = await _admin_json(session, f"{endpoint}/admin/events")
     publisher = await _admin_json(session, f"{endpoint}/admin/publisher")
     return SoakSample(
         elapsed_s=elapsed,
-        emulator_rss_kib=rss_kib(pids.get("emulator")),
-        host_rss_kib=rss_kib(pids.get("host")),
+        emulator_rss_kib=emulator_rss,
+        host_rss_kib=host_rss,
         event_log=len(events),
         event_log_limit=int(publisher["eventLogLimit"]),
         published=int(publisher["stats"]["published"]),
