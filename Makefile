@@ -85,7 +85,7 @@ demo: $(STAMP) ## run the whole offer flow on the local dev stack (ARGS="--jobs 
 parity: $(STAMP) ## replay Microsoft's live Job Router recordings against the emulator; writes docs/parity.md
 	$(PY) -m devstack.parity $(ARGS)
 
-bench: $(STAMP) ## run every benchmark (about 7 min on 2 cores) and rewrite BENCHMARKS.md
+bench: $(STAMP) ## run every benchmark (about 35 min on 2 cores, 20 of them the soak) and rewrite BENCHMARKS.md
 	$(PY) -m bench $(ARGS)
 
 # The long runs too (-m overrides pyproject's "not slow"); the report is written even when a test fails.

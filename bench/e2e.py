@@ -378,6 +378,32 @@ async def _all(
     return results
 
 
+#: The pipeline against the floor at every level: throughput at least 0.9 of the floor's, p99 at most 1.2x.
+THROUGHPUT_RATIO_TARGET = 0.9
+P99_RATIO_TARGET = 1.2
+
+
+def add_ratio_rows(table: Table, ours: LevelResult, floor: LevelResult) -> None:
+    """The two ratio targets of one level as rows of their own (value: the ratio; its pass/miss)."""
+    c = ours.concurrency
+    tput = ours.offers_per_s / floor.offers_per_s if floor.offers_per_s else 0.0
+    table.add(
+        f"{c} concurrent: throughput ratio, dev stack / floor",
+        tput,
+        "x",
+        target=f"≥ {THROUGHPUT_RATIO_TARGET:g}",
+        passed=tput >= THROUGHPUT_RATIO_TARGET,
+    )
+    p99 = ours.p99 / floor.p99 if floor.p99 else float("inf")
+    table.add(
+        f"{c} concurrent: p99 ratio, dev stack / floor",
+        p99,
+        "x",
+        target=f"≤ {P99_RATIO_TARGET:g}",
+        passed=p99 <= P99_RATIO_TARGET,
+    )
+
+
 def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: float = 8.0) -> Table:
     """Run floor and stack at every concurrency level and tabulate throughput, latency and CPU."""
     started = time.monotonic()
@@ -430,6 +456,7 @@ def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: floa
                 target=target,
                 passed=passed,
             )
+        add_ratio_rows(table, ours, floor)
         table.notes.append(
             f"{c} concurrent: {ours.answered} offers measured ({ours.unanswered} unanswered) vs floor "
             f"{floor.answered} ({floor.unanswered} unanswered)."

@@ -157,7 +157,7 @@ def run(expiries: int = 200, *, bots: int = 5) -> Table:
         )
     table = Table(
         "fleet-repair",
-        "10. Bot fleet: deregistered → active again",
+        "11. Bot fleet: deregistered → active again",
         f".venv/bin/python -m bench --only fleet-repair  # {expiries} expiries over {bots} bots",
         intro=(
             "How soon `on_worker_lifecycle` brings a declared bot back after Job Router deregisters it "
