@@ -190,6 +190,78 @@ def _load_section(figures: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _open_loop(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 4b. Open-loop load and the bot fleet", ""]
+    found = _figure(figures, "open_loop", "full")
+    if found is None:
+        return [*out, MISSING, ""]
+    value, command = found
+    off, on = value["fleet_off"], value["fleet_on"]
+    out += [
+        f"Every job submitted while the {value['workers']} bots are held out of service, then the bots "
+        f"register together: every job is offered at once, offers live {value['offer_seconds']:g} s. "
+        "Without a fleet nothing registers a bot again; with one (the same bots declared, the default "
+        "flapping guard, `on_worker_lifecycle` subscribed, `reconcile_fleet` every minute) the function "
+        "does. Both runs in the same test, fleet off first.",
+        "",
+        "### Fleet off",
+        "",
+        *_table(
+            [
+                ("jobs submitted", off["jobs"]),
+                ("**jobs by final status**", off["jobs_by_status"]),
+                ("**bots by state at the end**", off["bots_by_state"]),
+                ("offers expired", off["offers_expired"]),
+                (
+                    "bots deregistered / registered again",
+                    f"{off['bots_deregistered']} / {off['bots_registered_again']}",
+                ),
+                ("function outcomes (decision log)", off["function_outcomes"]),
+                ("seconds from the burst to the last accept", off["seconds_from_burst_to_last_accept"]),
+                ("submit time / wall time (s)", f"{off['submit_seconds']} / {off['wall_seconds']}"),
+            ]
+        ),
+        "",
+        "### Fleet on",
+        "",
+        *_table(
+            [
+                ("jobs submitted", on["jobs"]),
+                ("**jobs assigned exactly once**", on["jobs_assigned_exactly_once"]),
+                (
+                    "**time to recover: burst → last job assigned (s)**",
+                    on["seconds_from_burst_to_last_accept"],
+                ),
+                ("first expiry → last job assigned (s)", on["seconds_from_first_expiry_to_last_accept"]),
+                ("offers issued", on["offers_issued"]),
+                ("offers per final state (emulator event log)", on["offers_by_final_state"]),
+                ("**offers expired**", on["offers_expired"]),
+                ("bots deregistered", on["bots_deregistered"]),
+                ("**re-registrations by the function**", on["re_registrations_by_the_function"]),
+                ("**back-offs (flapping guard)**", on["back_offs"]),
+                ("reconciliation runs", on["reconciliation_runs"]),
+                ("fleet outcomes (fleet log)", on["fleet_outcomes"]),
+                ("fleet failures, redelivered (transient)", on["fleet_errors"] or "none"),
+                ("fleet invocations", on["fleet_invocations"]),
+                ("function outcomes (decision log)", on["function_outcomes"]),
+                ("function errors", on["function_errors"] or "none"),
+                ("**unexplained differences (total)**", on["unexplained_total"]),
+                ("unexplained, by check", on["unexplained"]),
+                ("submit time / wall time (s)", f"{on['submit_seconds']} / {on['wall_seconds']}"),
+            ]
+        ),
+        "",
+        _command(command),
+        "",
+        "A back-off is counted once per event (and per reconciliation run) that found the bot flapping. "
+        "Fleet failures are lifecycle events whose Job Router call timed out while it was saturated "
+        "(`RetryableServiceError`) or whose worker changed meanwhile (`WorkerChangedError`): both fail "
+        "the invocation so that Event Grid redelivers, as the outcome contract says.",
+        "",
+    ]
+    return out
+
+
 def _secrets(figures: Mapping[str, Any]) -> list[str]:
     out = ["## 5. Secrets", ""]
     found = _figure(figures, "secrets", "scan")
@@ -276,7 +348,7 @@ def render(figures: Mapping[str, Any]) -> str:
                 "Slowest tests: " + "; ".join(f"`{n.split('::')[-1]}` {s} s" for n, s in value["slowest"]),
                 "",
             ]
-    for part in (_bad_input, _faults, _disorder, _load_section, _secrets, _restart):
+    for part in (_bad_input, _faults, _disorder, _load_section, _open_loop, _secrets, _restart):
         lines += part(figures)
     lines += FINDINGS.splitlines()
     return "\n".join(lines).rstrip() + "\n"

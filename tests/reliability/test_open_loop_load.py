@@ -24,7 +24,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from devstack.demo.process_stack import ProcessStack
 from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.polling import wait_until_async
+from offer_handlers.decision_log import DecisionRecord
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.figures import record
 from tests.reliability.secrets_scan import SecretScanner
@@ -281,6 +282,10 @@ async def recovered(
     outcomes = Counter(line.outcome for line in workers)
     fleet_errors = Counter(str(line.fields.get("error")) for line in workers if line.outcome == "error")
     unexplained = dict(reconciled["unexplained"])
+    # An accept that timed out while Job Router was saturated may still have taken effect: the
+    # invocation failed (transient), and the redelivery found the offer gone (already accepted).
+    late_accepts = accepts_that_timed_out(events, snapshot.decisions)
+    unexplained["accepted offers without one function accept"] -= late_accepts
     # No fault is injected here: the closed-loop test's 503 accounting becomes "only transient failures"
     # (Job Router too slow to answer within the call budget while saturated: Event Grid redelivers).
     for key in INJECTED_503_CHECKS:
@@ -292,6 +297,7 @@ async def recovered(
         n for error, n in fleet_errors.items() if error not in TRANSIENT
     )
     return reconciled | {
+        "accepts_that_timed_out_but_took_effect": late_accepts,
         "unexplained": unexplained,
         "unexplained_total": sum(unexplained.values()),
         "fleet_errors": dict(sorted(fleet_errors.items())),
@@ -306,6 +312,22 @@ async def recovered(
         "fleet_invocations": {"ok": snapshot.fleet_ok, "failed": snapshot.fleet_failed},
         "seconds_from_first_expiry_to_last_accept": _seconds(watch.first_expiry, watch.last_accept),
     }
+
+
+def accepts_that_timed_out(events: list[Mapping[str, Any]], lines: Sequence[DecisionRecord]) -> int:
+    """Accepted offers whose accept call timed out (transient error) and whose redelivery found them gone."""
+    accepted = {e["data"].get("offerId") for e in events if str(e["eventType"]).endswith(ev.OFFER_ACCEPTED)}
+    outcomes: dict[str, list[tuple[str | None, str | None]]] = {}
+    for line in lines:
+        if line.offer_id is not None and line.offer_id in accepted:
+            outcomes.setdefault(line.offer_id, []).append((line.outcome, line.error))
+    return sum(
+        1
+        for seen in outcomes.values()
+        if ("accepted", None) not in seen
+        and ("error", "RetryableServiceError") in seen
+        and any(outcome == "gone" for outcome, _ in seen)
+    )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
