@@ -315,6 +315,14 @@ def test_a_now_with_an_offset_is_kept_as_given(capsys: pytest.CaptureFixture[str
     assert "Evaluated at 2024-03-05T11:15:32+01:00 (given with --now); 30 s left" in out
 
 
+def test_the_time_left_is_shown_in_full_seconds_however_far_off(capsys: pytest.CaptureFixture[str]) -> None:
+    minimal = EVENTS_DIR / "offer_issued.minimal.json"
+
+    _, out, _ = explain(capsys, "--now", "2024-01-01T00:00:00Z", minimal)
+
+    assert "(given with --now); 5566562 s left before the offer expires" in out
+
+
 def test_the_events_of_a_batch_are_separated_by_one_blank_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -409,6 +417,8 @@ DESCRIBED: list[tuple[str, Condition, str]] = [
     ),
     ("min-left-whole", MinTimeLeft(3.0), "at least 3 s left before the offer expires"),
     ("min-left-zero", MinTimeLeft(0.0), "at least 0 s left before the offer expires"),
+    ("min-left-fraction", MinTimeLeft(2.25), "at least 2.25 s left before the offer expires"),
+    ("min-left-in-full", MinTimeLeft(1234567.0), "at least 1234567 s left before the offer expires"),
 ]
 
 

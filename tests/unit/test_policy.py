@@ -333,6 +333,166 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
         "between 1 and",
     ),
     ("description-not-text", {**doc(), "description": 5}, None, "description", "expected a string"),
+    (
+        "rule-description-not-text",
+        doc({**rule(), "description": []}),
+        "r1",
+        "description",
+        "expected a string",
+    ),
+    ("rule-name-number", doc({"name": 7, "then": {"action": "accept"}}), "#1", "name", "needs a name"),
+    ("rule-name-empty", doc(rule(name="")), "#1", "name", "needs a name"),
+    ("second-rule-without-name", doc(rule(), {"then": {"action": "leave"}}), "#2", "name", "needs a name"),
+    ("rule-name-slash", doc(rule(name="a/b")), "a/b", "name", "letters, digits"),
+    ("priority-max-string", doc(rule({"priority": {"max": "5"}})), "r1", "when.priority.max", "integer"),
+    ("priority-min-boolean", doc(rule({"priority": {"min": True}})), "r1", "when.priority.min", "integer"),
+    (
+        "selector-key-number",
+        doc(rule({"jobLabels": [{"key": 5, "labelOperator": "present"}]})),
+        "r1",
+        "when.jobLabels[0].key",
+        "non-empty string",
+    ),
+    (
+        "selector-key-empty",
+        doc(rule({"jobTags": [{"key": "", "labelOperator": "present"}]})),
+        "r1",
+        "when.jobTags[0].key",
+        "non-empty string",
+    ),
+    (
+        "second-selector-bad",
+        doc(rule({"workerLabels": [{"key": "a", "labelOperator": "present"}, {"key": "b"}]})),
+        "r1",
+        "when.workerLabels[1].labelOperator",
+        "unknown operator None",
+    ),
+    (
+        "selector-ordering-on-boolean",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "greaterThan", "value": True}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "compares numbers",
+    ),
+    (
+        "selector-absent-with-value",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "absent", "value": "x"}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "'absent' takes no value",
+    ),
+    (
+        "selector-equal-list-value",
+        doc(rule({"jobLabels": [{"key": "n", "labelOperator": "notEqual", "value": [1]}]})),
+        "r1",
+        "when.jobLabels[0].value",
+        "needs a string, number or boolean",
+    ),
+    (
+        "selector-not-object",
+        doc(rule({"jobLabels": ["vip"]})),
+        "r1",
+        "when.jobLabels[0]",
+        "expected a JSON object",
+    ),
+    ("labels-empty", doc(rule({"workerLabels": []})), "r1", "when.workerLabels", "non-empty array"),
+    ("tags-not-array", doc(rule({"jobTags": "t"})), "r1", "when.jobTags", "non-empty array"),
+    (
+        "zone-number",
+        doc(rule({"timeWindow": {"timeZone": 1}})),
+        "r1",
+        "when.timeWindow.timeZone",
+        "IANA time zone name",
+    ),
+    (
+        "zone-empty",
+        doc(rule({"timeWindow": {"timeZone": ""}})),
+        "r1",
+        "when.timeWindow.timeZone",
+        "IANA time zone name",
+    ),
+    (
+        "zone-path",
+        doc(rule({"timeWindow": {"timeZone": "../etc/passwd"}})),
+        "r1",
+        "when.timeWindow.timeZone",
+        "unknown IANA time zone",
+    ),
+    (
+        "days-empty",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "days": []}})),
+        "r1",
+        "when.timeWindow.days",
+        "non-empty array",
+    ),
+    (
+        "days-string",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "days": "mon"}})),
+        "r1",
+        "when.timeWindow.days",
+        "non-empty array",
+    ),
+    (
+        "window-unknown-field",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "until": "10:00"}})),
+        "r1",
+        "when.timeWindow.until",
+        "unknown field",
+    ),
+    *(
+        (
+            f"clock-{bad.replace(':', '-') or 'empty'}",
+            doc(rule({"timeWindow": {"timeZone": "UTC", "to": bad}})),
+            "r1",
+            "when.timeWindow.to",
+            '"HH:MM" from "00:00" to "23:59" (or "24:00")',
+        )
+        for bad in ("09:60", "9:00", "09-00", "0900", "ab:cd", "09:0x", "-1:00", "24:01", "")
+    ),
+    (
+        "clock-number",
+        doc(rule({"timeWindow": {"timeZone": "UTC", "from": 900}})),
+        "r1",
+        "when.timeWindow.from",
+        'expected a local time "HH:MM" from "00:00" to "23:59"',
+    ),
+    (
+        "min-seconds-boolean",
+        doc(rule({"minSecondsLeft": True})),
+        "r1",
+        "when.minSecondsLeft",
+        "expected a number",
+    ),
+    (
+        "decline-seconds-string",
+        doc(rule(then={"action": "decline", "retryAfterSeconds": "60"})),
+        "r1",
+        "then.retryAfterSeconds",
+        "expected a number",
+    ),
+    (
+        "decline-just-under-one-second",
+        doc(rule(then={"action": "decline", "retryAfterSeconds": 0.999})),
+        "r1",
+        "then.retryAfterSeconds",
+        "must be between 1 and 7776000",
+    ),
+    (
+        "decline-retry-other-word",
+        doc(rule(then={"action": "decline", "retry": "later"})),
+        "r1",
+        "then.retry",
+        'the only value is "never"',
+    ),
+    (
+        "leave-with-extra",
+        doc(rule(then={"action": "leave", "retry": "never"})),
+        "r1",
+        "then.retry",
+        "unknown",
+    ),
+    ("action-missing", doc(rule(then={"retry": "never"})), "r1", "then.action", "got None"),
+    ("version-string", {"version": "1", "default": {"action": "accept"}}, None, "version", "'1'"),
 ]
 
 
@@ -395,3 +555,114 @@ def test_a_policy_file_round_trips(tmp_path: Path) -> None:
     assert load_policy_file(path).rules == (
         Rule("r1", (OneOf("queue_id", frozenset({"q"})),), LeaveAction()),
     )
+
+
+# --- the boundaries that are valid ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("then", "retry_after"),
+    [
+        ({"action": "decline", "retryAfterSeconds": 1}, timedelta(seconds=1)),
+        ({"action": "decline", "retryAfterSeconds": 90 * 24 * 3600}, timedelta(days=90)),
+        ({"action": "decline", "retryAfterSeconds": 2.5}, timedelta(seconds=2.5)),
+    ],
+    ids=["one-second", "ninety-days", "fraction"],
+)
+def test_retry_after_may_be_anything_from_one_second_to_ninety_days(
+    then: dict[str, Any], retry_after: timedelta
+) -> None:
+    assert parse_policy(doc(rule(then=then))).rules[0].action == DeclineAction(retry_after=retry_after)
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [(0, 0.0), (0.5, 0.5), (86400, 86400.0)])
+def test_min_seconds_left_may_be_zero_or_more(seconds: float, expected: float) -> None:
+    assert parse_policy(doc(rule({"minSecondsLeft": seconds}))).rules[0].conditions == (
+        MinTimeLeft(expected),
+    )
+
+
+@pytest.mark.parametrize(
+    ("window", "start", "end"),
+    [
+        ({"from": "00:00", "to": "23:59"}, time(0, 0), time(23, 59)),
+        ({"from": "23:59"}, time(23, 59), None),
+        ({"from": "22:00", "to": "06:00"}, time(22, 0), time(6, 0)),
+        ({"to": "00:01"}, time(0, 0), time(0, 1)),
+    ],
+    ids=["whole-day-to-23-59", "last-minute", "overnight", "first-minute"],
+)
+def test_clock_times_from_00_00_to_23_59_are_valid(
+    window: dict[str, str], start: time, end: time | None
+) -> None:
+    policy = parse_policy(doc(rule({"timeWindow": {"timeZone": "UTC", **window}})))
+
+    (condition,) = policy.rules[0].conditions
+    assert isinstance(condition, TimeWindow)
+    assert (condition.start, condition.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("priority", "expected"),
+    [
+        ({"min": 3}, PriorityRange(3, None)),
+        ({"max": -2}, PriorityRange(None, -2)),
+        ({"min": 4, "max": 4}, PriorityRange(4, 4)),
+    ],
+    ids=["min-only", "max-only", "min-equals-max"],
+)
+def test_a_priority_range_may_be_open_at_either_end_or_a_single_value(
+    priority: dict[str, int], expected: PriorityRange
+) -> None:
+    assert parse_policy(doc(rule({"priority": priority}))).rules[0].conditions == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ({"key": "m", "labelOperator": "equal", "value": 4.5}, LabelSelector("jobLabels", "m", "equal", 4.5)),
+        (
+            {"key": "m", "labelOperator": "lessThan", "value": -0.5},
+            LabelSelector("jobLabels", "m", "lessThan", -0.5),
+        ),
+        (
+            {"key": "s", "labelOperator": "notEqual", "value": ""},
+            LabelSelector("jobLabels", "s", "notEqual", ""),
+        ),
+        (
+            {"key": "b", "labelOperator": "equal", "value": False},
+            LabelSelector("jobLabels", "b", "equal", False),
+        ),
+    ],
+    ids=["float", "negative-float-ordering", "empty-string", "false"],
+)
+def test_selector_values_may_be_floats_empty_strings_or_false(
+    selector: dict[str, Any], expected: LabelSelector
+) -> None:
+    assert parse_policy(doc(rule({"jobLabels": [selector]}))).rules[0].conditions == (expected,)
+
+
+def test_a_description_is_allowed_on_the_policy_and_on_each_rule() -> None:
+    policy = parse_policy({**doc({**rule(), "description": "why"}), "description": "what"})
+
+    assert policy.rules == (Rule("r1", (), AcceptAction()),)
+
+
+def test_the_days_of_a_window_are_read_by_name() -> None:
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    for index, name in enumerate(names):
+        policy = parse_policy(doc(rule({"timeWindow": {"timeZone": "UTC", "days": [name]}})))
+        (window,) = policy.rules[0].conditions
+        assert isinstance(window, TimeWindow)
+        assert window.days == frozenset({index})
+
+
+def test_an_unreadable_policy_file_names_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"version": 1, "description": "caf\xe9"}')
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        load_policy_file(path)
+
+    assert str(caught.value).startswith(f"policy: cannot read {str(path)!r}: UnicodeDecodeError: ")
+    assert (caught.value.rule, caught.value.field) == (None, None)
