@@ -279,7 +279,7 @@ def test_settled_memory_stays_flat_over_many_offers() -> None:
 
 
 def test_settled_memory_rejects_a_zero_capacity() -> None:
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(ValueError, match="^capacity must be at least 1$"):
         SettledOffers(capacity=0)
 
 
@@ -418,3 +418,35 @@ def test_releasing_an_offer_never_forgets_a_settled_one() -> None:
 
     assert "o" in settled
     assert not settled.claim("o")
+
+
+CONFIGURATION_MESSAGES: list[tuple[str, AzureError, str]] = [
+    (
+        "no-token",
+        ClientAuthenticationError("DefaultAzureCredential failed"),
+        f"could not get a Microsoft Entra ID token for Job Router; check {AUTH}",
+    ),
+    (
+        "401",
+        http_error(ClientAuthenticationError, 401),
+        f"Job Router refused the credentials (HTTP 401); check {AUTH}",
+    ),
+    (
+        "400",
+        http_error(HttpResponseError, 400),
+        f"Job Router rejected the request (HTTP 400); check that {AUTH} points at a Communication Services "
+        "resource with Job Router",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [c[1:] for c in CONFIGURATION_MESSAGES],
+    ids=[c[0] for c in CONFIGURATION_MESSAGES],
+)
+def test_a_configuration_error_tells_the_operator_what_to_check(error: AzureError, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        run(Accept("r"), FakeResponder([error]))
+
+    assert str(caught.value) == message
