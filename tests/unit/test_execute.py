@@ -279,7 +279,7 @@ def test_settled_memory_stays_flat_over_many_offers() -> None:
 
 
 def test_settled_memory_rejects_a_zero_capacity() -> None:
-    with pytest.raises(ValueError, match="^capacity must be at least 1$"):
+    with pytest.raises(ValueError, match=r"^capacity must be at least 1$"):
         SettledOffers(capacity=0)
 
 
