@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import subprocess
 import sys
@@ -13,7 +15,7 @@ import pytest
 
 from offer_handlers.__main__ import main
 from offer_handlers.events import OFFER_ISSUED as EVENT_TYPE
-from offer_handlers.explain import describe
+from offer_handlers.explain import describe, run
 from offer_handlers.policy import Condition, LabelSelector, MinTimeLeft, OneOf, PriorityRange, TimeWindow
 from tests.fixtures import EVENTS_DIR, EXAMPLES_DIR, REPO_ROOT
 
@@ -425,3 +427,87 @@ DESCRIBED: list[tuple[str, Condition, str]] = [
 @pytest.mark.parametrize(("condition", "text"), [c[1:] for c in DESCRIBED], ids=[c[0] for c in DESCRIBED])
 def test_describe_says_each_condition_as_the_policy_would(condition: Condition, text: str) -> None:
     assert describe(condition) == text
+
+
+# --- the command line itself ----------------------------------------------------------------------------
+
+EXPLAIN_HELP = """\
+usage: python -m offer_handlers explain [-h] [--policy POLICY] [--decider DECIDER] [--now NOW] EVENT.json
+
+Parse EVENT (Event Grid or CloudEvents JSON), evaluate the policy and print the decision and the rule that \
+matched. Makes no network call.
+
+positional arguments:
+  EVENT.json         the event, as delivered (array or object)
+
+options:
+  -h, --help         show this help message and exit
+  --policy POLICY    policy JSON file (default: none, so every offer is accepted)
+  --decider DECIDER  an OFFER_DECIDER plug-in, package.module:function, instead of the rules
+  --now NOW          evaluate at this ISO 8601 time (default: the offer's offered-at time, else the current \
+time)
+"""
+TOP_HELP = """\
+usage: python -m offer_handlers [-h] COMMAND ...
+
+Command line: ``python -m offer_handlers explain --policy POLICY.json EVENT.json``.
+
+positional arguments:
+  COMMAND
+    explain   show what a policy decides for an event, and why
+
+options:
+  -h, --help  show this help message and exit
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"), [(["explain", "--help"], EXPLAIN_HELP), (["--help"], TOP_HELP)], ids=["explain", "top"]
+)
+def test_help_describes_every_command_and_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], text: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: the text as written
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == text
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "python -m offer_handlers: error: the following arguments are required: COMMAND\n"
+    )
+
+
+def test_the_explanation_goes_to_the_stream_it_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    args = argparse.Namespace(policy=POLICY, decider=None, now=None, event=EVENTS / "leave.eventgrid.json")
+
+    assert run(args, out) == 0
+
+    assert out.getvalue() == LEAVE_EXPLAINED
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_missing_event_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+
+    _, _, err = explain(capsys, missing)
+
+    assert err.startswith(f"error: cannot read {str(missing)!r}: ")
+
+
+def test_an_event_file_that_is_not_json_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "not.json"
+    path.write_text("[{", encoding="utf-8")
+
+    _, _, err = explain(capsys, path)
+
+    assert err.startswith(f"error: invalid event {str(path)!r}: not valid JSON: ")
