@@ -298,3 +298,13 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
 
 def test_fleet_equality_ignores_the_derived_index() -> None:
     assert parse_fleet(doc(bot())) == Fleet(workers=parse_fleet(doc(bot())).workers)
+
+
+def test_an_unreadable_fleet_file_names_the_file_and_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"version": 1, "description": "caf\xe9", "workers": []}')
+
+    with pytest.raises(InvalidFleetError) as caught:
+        load_fleet_file(path)
+
+    assert str(caught.value).startswith(f"fleet: cannot read {str(path)!r}: UnicodeDecodeError: ")

@@ -433,3 +433,77 @@ def test_an_auth_failure_stops_the_run_naming_the_setting(keeper: FleetKeeper, f
 
     assert caught.value.setting == "JOBROUTER_CONNECTION_STRING"
     assert len(fake.calls) == 1
+
+
+# --- the detail log: what a person reads when something went wrong ------------------------------------
+
+DETAIL_LOGGER = "offer_handlers.fleet_keeper"
+
+
+def detail_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == DETAIL_LOGGER]
+
+
+def test_a_malformed_event_is_logged_as_an_error_with_its_ids_field_and_data(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = with_data(single(load_event("offer_expired.eventgrid")), workerId=17, offerId="o-9")
+
+    keeper.handle(envelope(event))
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith(
+        f"rejected malformed worker lifecycle event event_id={event['id']} worker_id=- offer_id=o-9 "
+        "(field data.workerId: expected a string, got a number); acknowledged without any call. data={"
+    )
+
+
+@pytest.mark.parametrize(("size", "capped"), [(2048, False), (2049, True)], ids=["at-the-cap", "over"])
+def test_the_logged_data_of_a_malformed_event_is_capped_at_2048_characters(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture, size: int, capped: bool
+) -> None:
+    data: dict[str, object] = {"workerId": 17, "pad": ""}
+    data["pad"] = "x" * (size - len(repr(data)))
+    event = {**single(load_event("worker_deregistered.eventgrid")), "data": data}
+
+    keeper.handle(envelope(event))
+
+    logged = detail_records(caplog)[0].getMessage().split(" data=", 1)[1]
+    assert logged == (f"{repr(data)[:2048]}...(+1 chars)" if capped else repr(data))
+
+
+@pytest.mark.parametrize(
+    ("error", "level"),
+    [
+        (http_error(HttpResponseError, 503), logging.WARNING),
+        (http_error(HttpResponseError, 401), logging.ERROR),
+    ],
+    ids=["transient-is-routine", "configuration-needs-a-person"],
+)
+def test_a_failed_event_is_logged_at_the_level_its_failure_calls_for(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture, error: Exception, level: int
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.fail_next(error)
+
+    with pytest.raises((RetryableServiceError, ConfigurationError)):
+        keeper.handle(deregistered())
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == level
+    assert record.getMessage().startswith(
+        "worker lifecycle event event_id=ev-d1 worker_id=bot-1 offer_id=- failed: "
+    )
+
+
+def test_a_run_summary_counts_zero_for_an_outcome_that_did_not_happen(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    for worker_id in ("bot-1", "bot-2"):
+        fake.workers[worker_id] = service_worker(worker_id)
+
+    summary = keeper.reconcile()
+
+    assert (summary.count(RepairOutcome.LEFT), summary.count(RepairOutcome.REGISTERED)) == (3, 0)
+    assert summary.count(RepairOutcome.CREATED) == 0
