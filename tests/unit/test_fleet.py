@@ -308,3 +308,99 @@ def test_an_unreadable_fleet_file_names_the_file_and_the_reason(tmp_path: Path) 
         load_fleet_file(path)
 
     assert str(caught.value).startswith(f"fleet: cannot read {str(path)!r}: UnicodeDecodeError: ")
+
+
+# --- the limits of every number, at the edge ---------------------------------------------------------
+
+GUARD_EDGES: list[tuple[str, dict[str, Any], FlapGuard]] = [
+    (
+        "smallest",
+        {"maxExpiries": 1, "windowSeconds": 10, "firstBackoffSeconds": 1, "maxBackoffSeconds": 1},
+        FlapGuard(1, timedelta(seconds=10), timedelta(seconds=1), timedelta(seconds=1)),
+    ),
+    (
+        "largest",
+        {
+            "maxExpiries": 100,
+            "windowSeconds": 86_400,
+            "firstBackoffSeconds": 3600,
+            "maxBackoffSeconds": 86_400,
+        },
+        FlapGuard(100, timedelta(days=1), timedelta(hours=1), timedelta(days=1)),
+    ),
+    (
+        "first-equals-max",
+        {"firstBackoffSeconds": 600, "maxBackoffSeconds": 600},
+        FlapGuard(3, timedelta(minutes=15), timedelta(minutes=10), timedelta(minutes=10)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("guard", "expected"), [c[1:] for c in GUARD_EDGES], ids=[c[0] for c in GUARD_EDGES])
+def test_the_guards_limits_are_inclusive(guard: dict[str, Any], expected: FlapGuard) -> None:
+    assert parse_fleet(doc(guard=guard)).guard == expected
+
+
+@pytest.mark.parametrize(
+    ("guard", "field", "message"),
+    [
+        ({"maxExpiries": 101}, "guard.maxExpiries", "must be between 1 and 100"),
+        ({"windowSeconds": 9.5}, "guard.windowSeconds", "must be between 10 and 86400"),
+        ({"windowSeconds": 86_400.5}, "guard.windowSeconds", "must be between 10 and 86400"),
+        ({"firstBackoffSeconds": 0.5}, "guard.firstBackoffSeconds", "must be between 1 and 3600"),
+        ({"firstBackoffSeconds": 3600.5}, "guard.firstBackoffSeconds", "must be between 1 and 3600"),
+        ({"maxBackoffSeconds": 0.5}, "guard.maxBackoffSeconds", "must be between 1 and 86400"),
+        ({"maxBackoffSeconds": 86_400.5}, "guard.maxBackoffSeconds", "must be between 1 and 86400"),
+        ({"windowSeconds": "60"}, "guard.windowSeconds", "expected a number"),
+        ({"windowSeconds": True}, "guard.windowSeconds", "expected a number"),
+        ({"maxExpiries": 2.0}, "guard.maxExpiries", "expected a whole number"),
+        (
+            {"firstBackoffSeconds": 60, "maxBackoffSeconds": 59.5},
+            "guard.maxBackoffSeconds",
+            "must be at least firstBackoffSeconds (60); the delay only grows",
+        ),
+    ],
+    ids=[
+        "expiries-over",
+        "window-under",
+        "window-over",
+        "first-under",
+        "first-over",
+        "max-under",
+        "max-over",
+        "window-string",
+        "window-boolean",
+        "expiries-float",
+        "max-below-first",
+    ],
+)
+def test_a_guard_number_outside_its_limits_is_refused_exactly(
+    guard: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(guard=guard))
+
+    assert (caught.value.field, caught.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [(1, timedelta(seconds=1)), (600, timedelta(minutes=10)), (2.5, timedelta(seconds=2.5))],
+)
+def test_the_reconcile_budget_may_be_one_second_to_ten_minutes(budget: float, expected: timedelta) -> None:
+    assert parse_fleet(doc(reconcile={"budgetSeconds": budget})).reconcile_budget == expected
+
+
+@pytest.mark.parametrize("budget", [0.5, 600.5])
+def test_a_reconcile_budget_outside_its_limits_is_refused(budget: float) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(reconcile={"budgetSeconds": budget}))
+
+    assert (caught.value.field, caught.value.message) == (
+        "reconcile.budgetSeconds",
+        "must be between 1 and 600",
+    )
+
+
+def test_a_reconcile_section_without_a_budget_keeps_the_default() -> None:
+    assert parse_fleet(doc(reconcile={})).reconcile_budget == DEFAULT_RECONCILE_BUDGET

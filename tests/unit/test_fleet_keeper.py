@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -507,3 +508,160 @@ def test_a_run_summary_counts_zero_for_an_outcome_that_did_not_happen(
 
     assert (summary.count(RepairOutcome.LEFT), summary.count(RepairOutcome.REGISTERED)) == (3, 0)
     assert summary.count(RepairOutcome.CREATED) == 0
+
+
+# --- reconciliation's log lines, field by field --------------------------------------------------------
+
+
+def test_each_worker_line_and_the_summary_line_of_a_run_carry_the_run_id(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    for worker_id in ("bot-1", "bot-2"):
+        fake.workers[worker_id] = service_worker(worker_id)
+
+    keeper.reconcile("run-7")
+
+    *workers, summary = fleet_lines(caplog)
+    assert [(x["worker_id"], x["event_id"], x["trigger"], x["schema"]) for x in workers] == [
+        ("bot-1", "run-7", "reconcile", "timer"),
+        ("bot-2", "run-7", "reconcile", "timer"),
+        ("bot-off", "run-7", "reconcile", "timer"),
+    ]
+    assert {k: v for k, v in summary.items() if k != "elapsed_ms"} == {
+        "action": "reconcile",
+        "reason": "timer",
+        "worker_id": "-",
+        "event_id": "run-7",
+        "trigger": "reconcile",
+        "outcome": "done",
+        "schema": "timer",
+        "workers": "3",
+        "left": "3",
+    }
+
+
+def test_a_run_without_an_id_gets_a_fresh_one(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    first, second = keeper.reconcile().run_id, keeper.reconcile().run_id
+
+    assert re.fullmatch(r"reconcile-[0-9a-f]{12}", first)
+    assert first != second
+
+
+def test_a_run_whose_fleet_fails_to_load_says_failed(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper = keeper_for(fake, clock, fleet="{")
+
+    with pytest.raises(ConfigurationError):
+        keeper.reconcile("run-x")
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["event_id"], line["outcome"], line["error"]) == (
+        "reconcile",
+        "run-x",
+        "failed",
+        "ConfigurationError",
+    )
+
+
+@pytest.mark.parametrize("fleet", [None, {"version": 1, "workers": []}], ids=["no-fleet", "no-workers"])
+def test_a_run_with_no_declared_worker_reads_nothing_and_says_no_fleet(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture, fleet: object
+) -> None:
+    summary = keeper_for(fake, clock, fleet=fleet).reconcile("run-0")
+
+    assert (summary.outcomes, fake.calls) == ({}, [])
+    (line,) = fleet_lines(caplog)
+    assert (line["reason"], line["outcome"]) == ("no-fleet", "done")
+
+
+def test_the_summary_line_times_the_whole_run(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for worker_id in ("bot-1", "bot-2", "bot-off"):
+        fake.workers[worker_id] = service_worker(worker_id, available=worker_id != "bot-off")
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        time.sleep(0.02)
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    keeper_for(fake, clock).reconcile()
+
+    elapsed = float(fleet_lines(caplog)[-1]["elapsed_ms"])
+    assert 60 <= elapsed < 30_000
+
+
+def test_a_412_during_a_run_reads_the_worker_once_and_is_left_to_the_next_run(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.workers["bot-2"] = service_worker("bot-2")
+
+    def someone_else_writes(registrar: FakeRegistrar) -> None:
+        registrar.workers["bot-1"] = replace(registrar.workers["bot-1"], etag="changed")
+
+    fake.before_write = someone_else_writes
+
+    summary = keeper.reconcile()
+
+    assert summary.count(RepairOutcome.CHANGED) == 1
+    assert [c.worker_id for c in fake.reads()].count("bot-1") == 1
+
+
+def test_a_run_stopped_by_a_configuration_error_logs_the_run_and_the_worker(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(ClientAuthenticationError, 401))
+
+    with pytest.raises(ConfigurationError):
+        keeper.reconcile("run-9")
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("reconciliation run-9 stopped at worker bot-1: Job Router refused")
+
+
+def test_a_worker_that_fails_transiently_in_a_run_is_logged_as_a_warning(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(HttpResponseError, 503))
+
+    with pytest.raises(RetryableServiceError):
+        keeper.reconcile("run-5")
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith("reconciliation run-5: worker bot-1 failed: Job Router call failed")
+
+
+def test_a_worker_reached_as_the_budget_runs_out_exactly_is_skipped_with_the_rest(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_read(worker_id: str, *, timeout: float) -> WorkerState:
+        clock.advance(40)  # the whole 40 s budget, to the microsecond: no time is left to write
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_read  # type: ignore[method-assign]
+
+    summary = keeper.reconcile()
+
+    assert summary.outcomes == {"skipped": 3}
+    assert fleet_lines(caplog)[0]["reason"] == "time-budget"
+
+
+def test_an_exception_without_a_status_code_is_logged_and_re_raised_unchanged(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(TypeError("SDK bug"))
+
+    with pytest.raises(TypeError, match="SDK bug"):
+        keeper.handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["outcome"], line["error"], "status" in line) == ("error", "TypeError", False)

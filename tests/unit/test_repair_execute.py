@@ -287,16 +287,23 @@ def test_a_400_on_the_write_names_the_fleet_setting_and_the_worker() -> None:
     with pytest.raises(ConfigurationError) as caught:
         repair(fake)
 
-    assert caught.value.setting == "FLEET_FILE"
-    assert "'bot-1'" in str(caught.value)
+    assert (caught.value.setting, caught.value.status_code) == ("FLEET_FILE", 400)
+    assert str(caught.value) == (
+        "Job Router refused worker 'bot-1' as declared (HTTP 400); check the fleet (FLEET_FILE)"
+    )
 
 
 def test_a_409_on_a_read_is_retryable_not_an_offer_gone() -> None:
     fake = FakeRegistrar([DEREGISTERED])
     fake.fail_next(http_error(ResourceExistsError, 409))
 
-    with pytest.raises(RetryableServiceError):
+    with pytest.raises(RetryableServiceError) as caught:
         repair(fake)
+
+    assert caught.value.status_code == 409
+    assert str(caught.value) == (
+        "Job Router answered HTTP 409 for worker 'bot-1'; raising so the event is redelivered"
+    )
 
 
 def test_every_call_is_bounded_by_what_is_left_of_the_deadline() -> None:

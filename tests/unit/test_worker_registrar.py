@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,23 @@ def test_an_upsert_is_bounded_by_the_request_timeout_and_the_time_given() -> Non
     registrar(fake, settings).upsert("bot-1", WorkerPatch(capacity=1), etag="etag-7", timeout=1.5)
 
     assert [r.timeout for r in fake.requests] == [(4.0, 4.0), (1.5, 1.5)]
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["off-by-default", "on-when-asked"])
+def test_the_registrars_network_trace_is_on_only_when_asked_for(
+    caplog: pytest.LogCaptureFixture, enabled: bool
+) -> None:
+    trace_logger = "azure.core.pipeline.policies._universal"  # NetworkTraceLoggingPolicy, at DEBUG
+    caplog.set_level(logging.DEBUG, logger=trace_logger)
+    fake = FakeJobRouter([Answer(200, json.dumps(WORKER_JSON))])
+    built = (
+        build_registrar(KEY_SETTINGS, transport=fake.transport(), logging_enable=True)
+        if enabled
+        else build_registrar(KEY_SETTINGS, transport=fake.transport())  # the default
+    )
+
+    built.get("bot-1", timeout=10)
+
+    traced = "\n".join(r.getMessage() for r in caplog.records if r.name == trace_logger)
+    assert ("'Authorization': 'REDACTED'" in traced) is enabled
+    assert "Signature=" not in traced
