@@ -248,3 +248,38 @@ def test_an_offer_expired_event_keeps_its_channel_and_queue() -> None:
     )
 
     assert parse_worker_lifecycle(env) == OfferExpired("e1", "bot-1", "o1", "j1", "q1", "chat")
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "message"),
+    [
+        (_deregistered(data=[1]), "data", "expected a JSON object, got an array"),
+        (_deregistered(data=None), "data", "expected a JSON object, got null"),
+        (
+            _deregistered(data={}, subject="job/j1"),
+            "data.workerId",
+            "missing (and the subject names no worker)",
+        ),
+        (_deregistered(data={"workerId": 5}), "data.workerId", "expected a string, got a number"),
+    ],
+    ids=["data-array", "data-null", "no-worker-anywhere", "numeric-worker"],
+)
+def test_a_malformed_lifecycle_event_names_the_event_and_says_what_is_wrong(
+    env: Envelope, field: str, message: str
+) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(env)
+
+    assert (caught.value.field, caught.value.event_id, caught.value.message) == (field, "e1", message)
+
+
+@pytest.mark.parametrize("event_id", [None, "", 7], ids=["missing", "empty", "number"])
+def test_a_lifecycle_event_without_an_id_says_so(event_id: object) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(_deregistered(event_id=event_id))
+
+    assert (caught.value.field, caught.value.message, caught.value.event_id) == (
+        "id",
+        "the event has no id",
+        None,
+    )
