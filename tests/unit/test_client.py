@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseTimeoutError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 
 from offer_handlers.client import ENTRA_SCOPE, build_responder, parse_connection_string
 from offer_handlers.errors import ConfigurationError
@@ -104,6 +109,16 @@ def test_a_bad_connection_string_names_the_setting_but_never_its_value(value: st
     assert caught.value.setting == "JOBROUTER_CONNECTION_STRING"
     for secret in (value, ACCESS_KEY, "not*base64!"):
         assert secret not in str(caught.value)
+
+
+def test_a_connection_string_without_both_parts_shows_the_expected_shape() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_connection_string("endpoint=https://x.communication.azure.com/")
+
+    assert str(caught.value) == (
+        "JOBROUTER_CONNECTION_STRING must look like "
+        "endpoint=https://<resource>.communication.azure.com/;accesskey=<key>"
+    )
 
 
 def test_connection_string_keys_are_case_insensitive_and_the_key_keeps_its_padding() -> None:
@@ -328,6 +343,16 @@ def test_a_retry_after_within_the_time_left_is_waited_for_exactly() -> None:
     assert len(fake.requests) == 2
 
 
+def test_a_read_that_times_out_is_retried_up_to_max_retries_even_above_three() -> None:
+    fake = FakeJobRouter([Answer(error=requests.ReadTimeout("read timed out"))] * 7, sleep=False)
+    registrar = build_registrar(key_settings(max_retries=5), transport=fake.transport())
+
+    with pytest.raises(ServiceResponseError):
+        registrar.get("w", timeout=20)
+
+    assert len(fake.requests) == 6
+
+
 def test_a_backoff_after_a_connection_error_is_cut_to_what_is_left_of_the_call() -> None:
     fake = FakeJobRouter([Answer(error=requests.ConnectionError("refused"))] * 3, sleep=False)
     registrar = build_registrar(key_settings(max_retries=2), transport=fake.transport())
@@ -385,8 +410,14 @@ def test_the_network_trace_when_asked_for_shows_headers_with_authorization_redac
         ("acs.communication.azure.com", "https://acs.communication.azure.com"),
         ("https://proxy.example.net/jobrouter/", "https://proxy.example.net/jobrouter"),
         ("http://127.0.0.1:8181/a/b", "http://127.0.0.1:8181/a/b"),
+        ("https://h.example/routerX//", "https://h.example/routerX"),
     ],
-    ids=["no-scheme-means-https", "path-kept-without-trailing-slash", "http-with-path"],
+    ids=[
+        "no-scheme-means-https",
+        "path-kept-without-trailing-slash",
+        "http-with-path",
+        "only-slashes-stripped",
+    ],
 )
 def test_an_endpoint_without_a_scheme_is_https_and_a_path_is_kept(endpoint: str, base: str) -> None:
     assert parse_connection_string(f"endpoint={endpoint};accesskey={ACCESS_KEY}") == (base, ACCESS_KEY)
