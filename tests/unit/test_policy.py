@@ -496,6 +496,135 @@ INVALID: list[tuple[str, Any, str | None, str | None, str]] = [
 ]
 
 
+# Each message above, word for word: what the person fixing the policy reads.
+POLICY_MESSAGES: dict[str, str] = {
+    "not-an-object": "expected a JSON object",
+    "version-missing": "missing; this handler reads version 1",
+    "version-2": "unsupported version 2; this handler reads version 1",
+    "version-true": "unsupported version True; this handler reads version 1",
+    "unknown-top-field": "unknown field; expected one of default, description, rules, version",
+    "rules-not-array": "expected an array of rules",
+    "default-missing": 'missing: say what to do when no rule matches, e.g. {"action": "accept"}',
+    "default-bad-action": 'expected "accept", "decline" or "leave", got \'maybe\'',
+    "rule-not-object": "expected a JSON object",
+    "rule-name-missing": "every rule needs a name (it is the reason the decision log gives)",
+    "rule-name-spaces": "use at most 64 letters, digits, '.', '_' or '-' (it appears in log lines)",
+    "rule-name-too-long": "use at most 64 letters, digits, '.', '_' or '-' (it appears in log lines)",
+    "rule-names-repeat": "two rules have this name; names are the decision's reason",
+    "rule-unknown-field": "unknown field; expected one of description, name, then, when",
+    "rule-then-missing": 'missing: the action to take, e.g. {"action": "accept"}',
+    "rule-when-not-object": "expected a JSON object",
+    "when-unknown-condition": (
+        "unknown field; expected one of channels, jobLabels, jobTags, minSecondsLeft, priority, "
+        "queues, timeWindow, workerLabels, workers"
+    ),
+    "queues-empty": "expected a non-empty array of non-empty strings",
+    "channels-number-item": "expected a non-empty array of non-empty strings",
+    "workers-string": "expected a non-empty array of non-empty strings",
+    "priority-empty": 'give "min", "max" or both',
+    "priority-min-float": "expected an integer",
+    "priority-min-above-max": "min (5) is greater than max (1)",
+    "priority-unknown": "unknown field; expected one of max, min",
+    "labels-not-array": (
+        'expected a non-empty array of selectors like {"key": "vip", "labelOperator": "equal", "value": true}'
+    ),
+    "selector-unknown-operator": (
+        "unknown operator 'eq'; expected one of equal, notEqual, greaterThan, greaterThanOrEqual, "
+        "lessThan, lessThanOrEqual, present, absent"
+    ),
+    "selector-missing-key": "expected a non-empty string",
+    "selector-present-with-value": "'present' takes no value",
+    "selector-ordering-on-string": "'lessThan' compares numbers; expected a number",
+    "selector-equal-without-value": "'equal' needs a string, number or boolean value",
+    "selector-equal-object-value": "'equal' needs a string, number or boolean value",
+    "selector-unknown-field": "unknown field; expected one of key, labelOperator, value",
+    "zone-unknown": "unknown IANA time zone 'Mars/Olympus'",
+    "zone-missing": 'expected an IANA time zone name such as "Europe/London"',
+    "days-unknown": "expected a non-empty array of mon, tue, wed, thu, fri, sat, sun",
+    "from-bad-format": 'expected a local time "HH:MM" from "00:00" to "23:59"',
+    "from-24-00": 'expected a local time "HH:MM" from "00:00" to "23:59"',
+    "to-25-00": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "window-empty": '"from" and "to" are equal, so the window is empty',
+    "min-seconds-negative": "must be at least 0",
+    "min-seconds-string": "expected a number",
+    "then-not-object": "expected a JSON object",
+    "then-unknown-action": 'expected "accept", "decline" or "leave", got \'ignore\'',
+    "accept-with-extra": "unknown field; expected one of action",
+    "decline-unspecified": (
+        'a decline must say either "retryAfterSeconds": N (the job is offered to this worker again '
+        'after N seconds) or "retry": "never" (it is never offered to this worker again)'
+    ),
+    "decline-both": (
+        'a decline must say either "retryAfterSeconds": N (the job is offered to this worker again '
+        'after N seconds) or "retry": "never" (it is never offered to this worker again)'
+    ),
+    "decline-retry-true": 'the only value is "never"; use "retryAfterSeconds" to retry',
+    "decline-zero-seconds": "must be between 1 and 7776000",
+    "decline-too-late": "must be between 1 and 7776000",
+    "description-not-text": "expected a string",
+    "rule-description-not-text": "expected a string",
+    "rule-name-number": "every rule needs a name (it is the reason the decision log gives)",
+    "rule-name-empty": "every rule needs a name (it is the reason the decision log gives)",
+    "second-rule-without-name": "every rule needs a name (it is the reason the decision log gives)",
+    "rule-name-slash": "use at most 64 letters, digits, '.', '_' or '-' (it appears in log lines)",
+    "priority-max-string": "expected an integer",
+    "priority-min-boolean": "expected an integer",
+    "selector-key-number": "expected a non-empty string",
+    "selector-key-empty": "expected a non-empty string",
+    "second-selector-bad": (
+        "unknown operator None; expected one of equal, notEqual, greaterThan, greaterThanOrEqual, "
+        "lessThan, lessThanOrEqual, present, absent"
+    ),
+    "selector-ordering-on-boolean": "'greaterThan' compares numbers; expected a number",
+    "selector-absent-with-value": "'absent' takes no value",
+    "selector-equal-list-value": "'notEqual' needs a string, number or boolean value",
+    "selector-not-object": "expected a JSON object",
+    "labels-empty": (
+        'expected a non-empty array of selectors like {"key": "vip", "labelOperator": "equal", "value": true}'
+    ),
+    "tags-not-array": (
+        'expected a non-empty array of selectors like {"key": "vip", "labelOperator": "equal", "value": true}'
+    ),
+    "zone-number": 'expected an IANA time zone name such as "Europe/London"',
+    "zone-empty": 'expected an IANA time zone name such as "Europe/London"',
+    "zone-path": "unknown IANA time zone '../etc/passwd'",
+    "days-empty": "expected a non-empty array of mon, tue, wed, thu, fri, sat, sun",
+    "days-string": "expected a non-empty array of mon, tue, wed, thu, fri, sat, sun",
+    "window-unknown-field": "unknown field; expected one of days, from, timeZone, to",
+    "clock-09-60": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-9-00": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-09-00": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-0900": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-ab-cd": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-09-0x": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock--1-00": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-24-01": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-empty": 'expected a local time "HH:MM" from "00:00" to "23:59" (or "24:00")',
+    "clock-number": 'expected a local time "HH:MM" from "00:00" to "23:59"',
+    "min-seconds-boolean": "expected a number",
+    "decline-seconds-string": "expected a number",
+    "decline-just-under-one-second": "must be between 1 and 7776000",
+    "decline-retry-other-word": 'the only value is "never"; use "retryAfterSeconds" to retry',
+    "leave-with-extra": "unknown field; expected one of action",
+    "action-missing": 'expected "accept", "decline" or "leave", got None',
+    "version-string": "unsupported version '1'; this handler reads version 1",
+}
+
+
+def test_every_invalid_case_has_its_message_word_for_word() -> None:
+    assert set(POLICY_MESSAGES) == {case[0] for case in INVALID}
+
+
+@pytest.mark.parametrize(("case_id", "message"), POLICY_MESSAGES.items(), ids=list(POLICY_MESSAGES))
+def test_each_invalid_policy_error_says_exactly_what_is_wrong(case_id: str, message: str) -> None:
+    document = next(case[1] for case in INVALID if case[0] == case_id)
+
+    with pytest.raises(InvalidPolicyError) as caught:
+        parse_policy(copy.deepcopy(document))
+
+    assert caught.value.message == message
+
+
 @pytest.mark.parametrize(
     ("document", "rule_name", "field", "message"),
     [case[1:] for case in INVALID],
