@@ -353,6 +353,17 @@ def test_a_read_that_times_out_is_retried_up_to_max_retries_even_above_three() -
     assert len(fake.requests) == 6
 
 
+def test_max_retries_bounds_the_retries_of_all_kinds_together() -> None:
+    timeout = Answer(error=requests.ReadTimeout("read timed out"))
+    fake = FakeJobRouter([Answer(503), timeout, Answer(503), timeout, Answer(503), timeout], sleep=False)
+    registrar = build_registrar(key_settings(max_retries=2), transport=fake.transport())
+
+    with pytest.raises(HttpResponseError):
+        registrar.get("w", timeout=20)
+
+    assert len(fake.requests) == 3
+
+
 def test_a_backoff_after_a_connection_error_is_cut_to_what_is_left_of_the_call() -> None:
     fake = FakeJobRouter([Answer(error=requests.ConnectionError("refused"))] * 3, sleep=False)
     registrar = build_registrar(key_settings(max_retries=2), transport=fake.transport())
