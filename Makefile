@@ -82,7 +82,7 @@ reliability: $(STAMP) ## fuzzing, fault matrix, disorder, 10,000-job load, secre
 # Results are kept in mutants/ between runs; name mutants to (re)run only those, e.g. one module:
 #   make mutation MUTANTS='offer_handlers.execute.*'
 mutation: $(STAMP) ## mutmut over offer_handlers/ (tests/unit + tests/functional), then MUTATION.md (MUTANTS=...)
-	set -f; $(VENV)/bin/mutmut run $(MUTANTS)
+	set -f; HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run $(MUTANTS)
 	$(PY) -m tools.mutation_report
 
 clean: ## remove both venvs, the npm tools and the tool caches
