@@ -19,6 +19,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from offer_handlers.errors import ConfigurationError, RetryableServiceError
+from offer_handlers.expiry_history import ExpiryHistory
 from offer_handlers.fleet import WorkerChannel
 from offer_handlers.fleet_keeper import FLEET_ACTION_LOGGER, FleetKeeper
 from offer_handlers.repair_execute import RepairOutcome
@@ -665,3 +666,186 @@ def test_an_exception_without_a_status_code_is_logged_and_re_raised_unchanged(
 
     (line,) = fleet_lines(caplog)
     assert (line["outcome"], line["error"], "status" in line) == ("error", "TypeError", False)
+
+
+# --- one event's line and detail, field by field ---------------------------------------------------------
+
+
+def test_another_event_type_is_logged_with_its_type_and_trigger_other(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = envelope("offer_issued.eventgrid")
+
+    keeper.handle(event)
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"], line["trigger"], line["outcome"], line["event_type"]) == (
+        "none",
+        "not-a-lifecycle-event",
+        "other",
+        "ignored",
+        "Microsoft.Communication.RouterWorkerOfferIssued",
+    )
+    assert line["worker_id"] == single(load_event("offer_issued.eventgrid"))["data"]["workerId"]
+    assert (line["changes"], line["until"], line["expiries"]) == ("-", "-", "-")
+
+
+def test_a_malformed_event_logs_the_reason_invalid_event(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper.handle(envelope(with_data(single(load_event("offer_expired.eventgrid")), workerId=17)))
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"], line["trigger"], line["outcome"]) == (
+        "none",
+        "invalid-event",
+        "offer-expired",
+        "invalid",
+    )
+
+
+def test_without_a_fleet_an_event_logs_the_reason_no_fleet(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper_for(fake, clock, fleet=None).handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["reason"], line["outcome"], line["worker_id"], line["trigger"]) == (
+        "no-fleet",
+        "ignored",
+        "bot-1",
+        "deregistered",
+    )
+
+
+def test_a_failed_event_line_has_no_reason_and_its_detail_says_the_error(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(HttpResponseError, 503))
+
+    with pytest.raises(RetryableServiceError):
+        keeper.handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"]) == ("none", "-")
+    (record,) = detail_records(caplog)
+    assert record.getMessage() == (
+        "worker lifecycle event event_id=ev-d1 worker_id=bot-1 offer_id=- failed: "
+        "Job Router call failed (HTTP 503); raising so Event Grid redelivers"
+    )
+
+
+def test_a_registration_line_lists_every_change_it_made(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False, capacity=1, queues=("other",))
+
+    keeper.handle(deregistered())
+
+    assert fleet_lines(caplog)[0]["changes"] == "available,queues,capacity"
+
+
+def test_a_worker_someone_else_registered_meanwhile_is_logged_with_the_412(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    def someone_registers_it(registrar: FakeRegistrar) -> None:
+        registrar.before_write = None
+        registrar.workers["bot-1"] = service_worker("bot-1", etag="theirs")
+
+    fake.before_write = someone_registers_it
+
+    result = keeper.handle(deregistered())
+
+    assert (result.outcome, result.status_code) == (RepairOutcome.CHANGED, 412)
+    line = fleet_lines(caplog)[0]
+    assert (line["outcome"], line["status"], line["action"], line["reason"]) == (
+        "changed",
+        "412",
+        "leave",
+        "registered",
+    )
+
+
+def test_an_event_line_times_the_invocation(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        time.sleep(0.05)
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    keeper.handle(deregistered())
+
+    assert 50 <= float(fleet_lines(caplog)[0]["elapsed_ms"]) < 30_000
+
+
+def test_an_event_gets_25_seconds_of_the_keepers_monotonic_clock(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        assert timeout == 25.0
+        clock.advance(25)  # the read takes the whole budget: no time is left to write
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    with pytest.raises(RetryableServiceError, match="time budget"):
+        keeper.handle(deregistered())
+
+    assert fake.writes() == []
+
+
+def test_a_fleet_file_is_read_and_a_bad_one_names_fleet_file(
+    fake: FakeRegistrar, clock: Clock, tmp_path: Path
+) -> None:
+    good, bad = tmp_path / "fleet.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(FLEET), encoding="utf-8")
+    bad.write_text("{", encoding="utf-8")
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    def keeper_with_file(path: Path) -> FleetKeeper:
+        settings = Settings(
+            app_root=ROOT, connection_string="endpoint=http://x;accesskey=a2V5", fleet_file=path
+        )
+        return FleetKeeper(
+            app_root=ROOT,
+            settings_loader=lambda _root: settings,
+            registrar_factory=lambda _settings: fake,
+            clock=clock.wall,
+            monotonic=clock.monotonic,
+        )
+
+    assert keeper_with_file(good).handle(deregistered()).outcome is RepairOutcome.REGISTERED
+    with pytest.raises(ConfigurationError) as caught:
+        keeper_with_file(bad).handle(deregistered())
+    assert caught.value.setting == "FLEET_FILE"
+    assert str(caught.value).startswith("FLEET_FILE: fleet: not valid JSON")
+
+
+def test_an_injected_expiry_history_is_the_one_used(fake: FakeRegistrar, clock: Clock) -> None:
+    history = ExpiryHistory()
+    keeper = FleetKeeper(
+        app_root=ROOT,
+        settings_loader=lambda _root: Settings(
+            app_root=ROOT, connection_string="endpoint=http://x;accesskey=a2V5", fleet_text=json.dumps(FLEET)
+        ),
+        registrar_factory=lambda _settings: fake,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+        history=history,
+    )
+    fake.workers["bot-1"] = service_worker("bot-1")
+
+    keeper.handle(expired("o1"))
+
+    assert keeper.history is history
+    assert history.times("bot-1") == (T0,)
