@@ -4,7 +4,8 @@ Every mutant of ``offer_handlers/`` is detected (killed by tests/unit or tests/f
 or rejected by mypy --strict, which ``make typecheck`` would refuse), or it is not: then it is either
 classified in mutation-equivalents.toml as equivalent, with the reason, or it is a gap. A module's
 score is its detected mutants over its non-equivalent ones. ``--stubs`` prints a TOML entry for each
-unclassified survivor (to review and fill in); ``--names`` prints their names, for ``mutmut run``.
+unclassified survivor (to review and fill in); ``--names`` prints the names of the mutants not detected or
+not run yet, to run them again: ``make mutation MUTANTS="$(python -m tools.mutation_report --names)"``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class ModuleResult:
     not_run: int
     survivors: tuple[Survivor, ...]
     written: datetime | None
+    not_run_names: tuple[str, ...] = ()
 
     @property
     def equivalent(self) -> int:
@@ -146,6 +148,7 @@ def module_result(meta: Path, equivalents: Mapping[str, Equivalent]) -> ModuleRe
         not_run=not_run,
         survivors=tuple(survivors),
         written=datetime.fromtimestamp(meta.stat().st_mtime, UTC) if len(codes) > not_run else None,
+        not_run_names=tuple(name for name, code in codes.items() if code in _NOT_RUN),
     )
 
 
@@ -269,7 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPORT, help="the report to write")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--stubs", action="store_true", help="print TOML stubs for unclassified survivors")
-    choice.add_argument("--names", action="store_true", help="print the names of every mutant not detected")
+    choice.add_argument(
+        "--names", action="store_true", help="print the names of every mutant not detected or not run yet"
+    )
     args = parser.parse_args(argv)
     try:
         equivalents = load_equivalents(EQUIVALENTS) if EQUIVALENTS.exists() else {}
@@ -280,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stubs:
         print(stubs(results), end="")
     elif args.names:
-        print("\n".join(s.name for r in results for s in r.survivors))
+        print("\n".join(name for r in results for name in (*(s.name for s in r.survivors), *r.not_run_names)))
     else:
         args.output.write_text(render(results, equivalents), encoding="utf-8")
         for r in results:
