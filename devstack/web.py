@@ -7,6 +7,7 @@ error log that never prints what a client sent (a malformed or oversize header c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -85,6 +86,24 @@ def app_runner(app: web.Application, *, shutdown_timeout: float) -> web.AppRunne
 _SETTLE_TURNS: Final = 5
 
 
+async def _stop_accepting(listeners: list[asyncio.Server]) -> None:
+    """Stop taking connections, then let those already accepted attach to their server.
+
+    asyncio accepts a connection in one loop turn and builds its transport in a task on the next. A server
+    closed in between refuses the transport (``Server._attach`` asserts that it is still open), and the
+    accepted socket is left for the garbage collector: the leak a restart under load showed. With the
+    listeners no longer read, nothing new is accepted; after a few turns every accepted connection belongs
+    to its server, so the shutdown below and ``close_clients`` close it.
+    """
+    loop = asyncio.get_running_loop()
+    for listener in listeners:
+        for sock in listener.sockets:
+            with contextlib.suppress(NotImplementedError):  # a proactor loop (Windows) has no readers
+                loop.remove_reader(sock.fileno())
+    for _ in range(_SETTLE_TURNS):
+        await asyncio.sleep(0)
+
+
 async def close_runner(runner: web.AppRunner) -> None:
     """``runner.cleanup()``, then close every connection the server accepted while it was shutting down.
 
@@ -101,6 +120,7 @@ async def close_runner(runner: web.AppRunner) -> None:
         if isinstance(listener := getattr(site, "_server", None), asyncio.Server)
     ]
     known = server.connections if server is not None else []
+    await _stop_accepting(listeners)
     await runner.cleanup()
     for handler in known:  # shutdown forgets them even when a handler stuck in a request kept its socket
         handler.force_close()

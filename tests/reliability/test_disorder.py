@@ -191,12 +191,6 @@ def start_host(stack: LiveStack, old: FunctionsHost, port: int) -> None:
     stack.run(start())
 
 
-# Known dev-stack defect, not the product's: in about 1 run in 10, stopping the host stand-in while Event
-# Grid deliveries are in flight leaves one server-side socket that neither aiohttp's shutdown nor
-# devstack.web.close_runner (connections, late accepts, asyncio's close_clients) closes; it surfaces as a
-# ResourceWarning when collected. Every assertion below still holds in those runs. Tracked in the closing
-# note of this stop; remove this mark once the leak is found.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_host_restart_mid_run_loses_no_offer_and_accepts_each_once(stack: LiveStack) -> None:
     stack.call(lambda: stack.emulator.set_publisher({"duplicateFraction": 0.5}))
     counter = count_calls(stack)
