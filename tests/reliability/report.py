@@ -198,8 +198,9 @@ def _open_loop(figures: Mapping[str, Any]) -> list[str]:
     value, command = found
     off, on = value["fleet_off"], value["fleet_on"]
     out += [
-        f"Every job submitted while the {value['workers']} bots are held out of service, then the bots "
-        f"register together: every job is offered at once, offers live {value['offer_seconds']:g} s. "
+        f"Every job submitted while the {value['workers']} bots (room for every job between them) are "
+        "held out of service, then the bots register together: every job is offered at once, offers "
+        f"live {value['offer_seconds']:g} s, the worker process has {value['threads']} threads. "
         "Without a fleet nothing registers a bot again; with one (the same bots declared, the default "
         "flapping guard, `on_worker_lifecycle` subscribed, `reconcile_fleet` every minute) the function "
         "does. Both runs in the same test, fleet off first.",
