@@ -1,10 +1,11 @@
 """``python -m bench``: run every benchmark and rewrite BENCHMARKS.md.
 
-python -m bench                 # everything (about 15 minutes on 2 cores)
+python -m bench                 # everything (about 35 minutes on 2 cores, 20 of them the soak)
 python -m bench --quick         # a smoke run with tiny sizes (writes to --output, default BENCHMARKS.md)
 python -m bench --only e2e      # one benchmark: cold-start, micro, handler, e2e, emulator, memory, demo,
-                                #   queue-depth, thread-pool, fleet-repair (its sections and summary rows
-                                #   replace theirs)
+                                #   queue-depth, thread-pool, soak, fleet-repair (its sections and summary
+                                #   rows replace theirs)
+python -m bench --only soak --soak-minutes 60   # a longer soak (default 20 minutes; --quick: 0.5)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, e2e, handler, micro, queue_depth
+from bench import cold_start, e2e, handler, micro, queue_depth, soak
 from bench.common import PYTHON, ROOT, Table, child_env, log, machine, today, verdict
 
 ALL = (
@@ -29,6 +30,7 @@ ALL = (
     "queue-depth",
     "thread-pool",
     "fleet-repair",
+    "soak",
 )
 
 
@@ -101,6 +103,13 @@ def demo_section(quick: bool) -> Table:
     )
 
 
+def soak_section(quick: bool, minutes: float | None, rate: float) -> Table:
+    """The soak: ``minutes`` (default 20) at ``rate``; --quick samples every 2 s with a 500-event log cap."""
+    if quick:
+        return soak.run(minutes=minutes or 0.5, rate=rate, sample_seconds=2.0, event_log_limit=500)
+    return soak.run(minutes=minutes or soak.MINUTES, rate=rate)
+
+
 def summary(tables: list[Table]) -> str:
     """The summary section of BENCHMARKS.md: every figure that has a target, with its result."""
     out = [
@@ -161,12 +170,16 @@ def merge_sections(existing: str, tables: list[Table], note: str) -> str:
     return "\n".join(line for part in parts for line in part) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one branch per benchmark section
+def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 - one branch per benchmark section
     """Run the selected benchmarks and rewrite BENCHMARKS.md; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs")
     parser.add_argument("--only", action="append", choices=ALL, help="run only these (repeatable)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="markdown file to write")
+    parser.add_argument(
+        "--soak-minutes", type=float, default=None, help="how long the soak runs (default 20; --quick: 0.5)"
+    )
+    parser.add_argument("--soak-rate", type=float, default=soak.RATE, help="jobs per second in the soak")
     args = parser.parse_args(argv)
     selected = tuple(args.only or ALL)
     quick: bool = args.quick
@@ -207,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one branch per b
         from bench import fleet_repair
 
         tables.append(fleet_repair.run(10 if quick else 200))
+    if "soak" in selected:
+        tables.append(soak_section(quick, args.soak_minutes, args.soak_rate))
     elapsed = time.monotonic() - started
     if args.only and args.output.is_file():
         note = (

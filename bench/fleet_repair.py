@@ -34,8 +34,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from bench.common import ROOT, Table, log, percentile
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ProcessStack
 from devstack.demo.run import fetch_events
 from devstack.demo.stack import StackOptions
@@ -157,7 +157,7 @@ def run(expiries: int = 200, *, bots: int = 5) -> Table:
         )
     table = Table(
         "fleet-repair",
-        "10. Bot fleet: deregistered → active again",
+        "11. Bot fleet: deregistered → active again",
         f".venv/bin/python -m bench --only fleet-repair  # {expiries} expiries over {bots} bots",
         intro=(
             "How soon `on_worker_lifecycle` brings a declared bot back after Job Router deregisters it "

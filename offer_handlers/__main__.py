@@ -1,4 +1,4 @@
-"""Command line: ``python -m offer_handlers explain|check|report ...`` (``--help`` lists each sub-command)."""
+"""Command line: ``python -m offer_handlers explain|check|report ...``."""
 
 from __future__ import annotations
 

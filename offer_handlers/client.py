@@ -236,6 +236,10 @@ def build_sdk_client(
     options: dict[str, Any] = {
         "retry_policy": DeadlineRetryPolicy(
             retry_total=settings.max_retries,
+            # azure-core caps each kind of retry at 3 unless told: JOBROUTER_MAX_RETRIES bounds them all.
+            retry_connect=settings.max_retries,
+            retry_read=settings.max_retries,
+            retry_status=settings.max_retries,
             retry_backoff_factor=_BACKOFF_FACTOR,
             retry_backoff_max=_BACKOFF_MAX,
             timeout=MAX_CALL_SECONDS,

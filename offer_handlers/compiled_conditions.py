@@ -169,21 +169,22 @@ def _not_equal_number(labels: _Labels, key: str, expected: LabelValue | None) ->
     return not_equal_number
 
 
-def _ordering(compare: Callable[[float, float], bool]) -> _Factory:
-    def factory(labels: _Labels, key: str, expected: LabelValue | None) -> Predicate:
-        assert isinstance(expected, int | float)  # the table below gives only numbers
+def _ordering(
+    compare: Callable[[float, float], bool], labels: _Labels, key: str, expected: LabelValue | None
+) -> Predicate:
+    # Bound to its comparison by partial() in the table below, so this body runs when a selector is
+    # compiled, never at import (a mutation test's change to it then takes effect).
+    assert isinstance(expected, int | float)  # the table below gives only numbers
 
-        def ordering(offer: Offer, now: datetime) -> bool:
-            actual = labels(offer).get(key)
-            kind = type(actual)
-            if kind is int or kind is float:
-                return compare(actual, expected)  # type: ignore[arg-type]
-            # Missing, a boolean or a string never compares; anything else as in general.
-            return actual is not None and not isinstance(actual, bool | str) and compare(actual, expected)
+    def ordering(offer: Offer, now: datetime) -> bool:
+        actual = labels(offer).get(key)
+        kind = type(actual)
+        if kind is int or kind is float:
+            return compare(actual, expected)  # type: ignore[arg-type]
+        # Missing, a boolean or a string never compares; anything else as in general.
+        return actual is not None and not isinstance(actual, bool | str) and compare(actual, expected)
 
-        return ordering
-
-    return factory
+    return ordering
 
 
 # (operator, type of the selector's value) -> the predicate factory; present/absent take no value.
@@ -198,7 +199,11 @@ _SELECTORS: Final[dict[tuple[str, type], _Factory]] = {
     ("notEqual", int): _not_equal_number,
     ("notEqual", float): _not_equal_number,
     ("notEqual", type(None)): _present,  # every existing value differs from no value
-    **{(kind, number): _ordering(compare) for kind, compare in _ORDERINGS.items() for number in (int, float)},
+    **{
+        (kind, number): partial(_ordering, compare)
+        for kind, compare in _ORDERINGS.items()
+        for number in (int, float)
+    },
     **{(kind, other): _never for kind in _ORDERINGS for other in (str, bool, type(None))},
 }
 

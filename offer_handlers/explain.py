@@ -145,7 +145,7 @@ def _explain(
     else:
         at, why = datetime.now(UTC), "the current time; change it with --now"
     left = (offer.expires_at - at).total_seconds()
-    print(f"Evaluated at {at.isoformat()} ({why}); {left:g} s left before the offer expires", file=out)
+    print(f"Evaluated at {at.isoformat()} ({why}); {left:.15g} s left before the offer expires", file=out)
 
     if plugin:
         print(f"Decided by the plug-in {plugin} (OFFER_DECIDER), not by the rules", file=out)
@@ -251,6 +251,6 @@ def describe(condition: Condition) -> str:
             until = "24:00" if end is None else end.strftime("%H:%M")
             return f"local time in {zone.key} on {names} between {start.strftime('%H:%M')} and {until}"
         case MinTimeLeft(seconds=seconds):
-            return f"at least {seconds:g} s left before the offer expires"
+            return f"at least {seconds:.15g} s left before the offer expires"
         case _:
             assert_never(condition)

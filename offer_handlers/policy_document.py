@@ -286,7 +286,9 @@ class _PolicyObject(JsonObject):
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(key, "expected a number")
         if value < minimum or (maximum is not None and value > maximum):
-            bounds = f"at least {minimum:g}" if maximum is None else f"between {minimum:g} and {maximum:g}"
+            # .15g: whole numbers in full (7776000, not 7.776e+06), fractions without float noise.
+            low = f"{minimum:.15g}"
+            bounds = f"at least {low}" if maximum is None else f"between {low} and {maximum:.15g}"
             self.fail(key, f"must be {bounds}")
         return float(value)
 

@@ -26,8 +26,8 @@ from azure.communication.jobrouter.aio import JobRouterClient
 from azure.communication.jobrouter.models import RouterWorker
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
 
 __all__ = ["AgentApp", "AgentStats", "RouterActions", "SdkActions"]

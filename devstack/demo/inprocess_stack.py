@@ -65,7 +65,7 @@ class InProcessStack:
     async def start(self, *, agent_webhook: str) -> StackInfo:
         """Start the host, then the emulator wired to it; return when both webhooks are validated."""
         from devstack.jobrouter import EmulatorConfig
-        from devstack.jobrouter.eventgrid import Subscription
+        from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
 
         options = self.options
         self._handler = DecisionLogHandler(self.tally)
@@ -87,6 +87,7 @@ class InProcessStack:
                 for spec in webhook_specs(webhook_url, agent_webhook, lifecycle_url=lifecycle_url)
             ),
             seed=self._publisher_seed if self._publisher_seed is not None else options.seed,
+            event_log_limit=options.event_log_limit or DEFAULT_EVENT_LOG_LIMIT,
             worker_idle_seconds=options.worker_idle_seconds or WORKER_IDLE_SECONDS,
         )
         self.emulator = self._emulator_cls(config)

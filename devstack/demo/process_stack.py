@@ -282,6 +282,8 @@ class ProcessStack:
         argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
+        if options.event_log_limit is not None:
+            argv += ["--event-log-limit", str(options.event_log_limit)]
         if options.worker_idle_seconds is not None:
             argv += ["--worker-idle-seconds", f"{options.worker_idle_seconds:g}"]
         emulator = ChildProcess(

@@ -31,16 +31,26 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats, SdkActions
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Scenario
 from devstack.demo.stack import Stack, StackError, StackInfo
 from devstack.demo.summary import PlannedJob, Summary, summarize
 from devstack.demo.webhook import AgentWebhook
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT
 
-__all__ = ["Demo", "DemoOptions", "DemoView", "Progress", "apply_scenario", "fetch_events", "plan_jobs"]
+__all__ = [
+    "Demo",
+    "DemoOptions",
+    "DemoView",
+    "Progress",
+    "apply_scenario",
+    "event_log_limit",
+    "fetch_events",
+    "plan_jobs",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -160,6 +170,15 @@ async def apply_scenario(
                 available_for_offers=True,
             ),
         )
+
+
+def event_log_limit(jobs: int) -> int:
+    """The emulator's event-log limit for a run of ``jobs`` jobs: large enough to keep every event of it.
+
+    The summary reads the whole log back. A job of the example scenario makes about nine events (declines,
+    expiries and re-registrations included); fifty per job leaves room for busier scenarios.
+    """
+    return max(DEFAULT_EVENT_LOG_LIMIT, jobs * 50)
 
 
 async def fetch_events(endpoint: str) -> list[DemoEvent]:

@@ -83,6 +83,8 @@ class StackOptions:
     worker_idle_seconds: float | None = None
     #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
     log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+    #: The emulator's --event-log-limit (None: its default). Raise it when a run reads back every event.
+    event_log_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentStats
-from devstack.demo.events import DemoEvent
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.hostlog import FleetLine, HostSnapshot
 from devstack.demo.scenario import Role
 from offer_handlers.decision_log import DecisionRecord

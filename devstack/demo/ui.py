@@ -18,7 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.run import LIVE_OFFER_EVENTS, DemoOptions, Progress
 from devstack.demo.scenario import Scenario
 from devstack.demo.stack import StackInfo

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.web import app_runner, close_runner
 
 __all__ = ["AgentWebhook"]

@@ -4,8 +4,8 @@ Distribution policies (mode, offer expiry, concurrency, scoring options), classi
 (queue and worker selector attachments, prioritisation rule) and exception policies (triggers, actions).
 Each ``normalize_*`` takes the merge-patched writable part of the policy and returns it validated, with
 the server-filled defaults the recordings show and keys in the service's order. Anything invalid raises
-:class:`BadRequest` naming the field; rules the live service supports but this emulator does not (PowerFx
-``expression``, ``function`` and ``webhook``) raise :class:`NotSupported`.
+:class:`BadRequest` naming the field; rules of every kind are checked by
+:mod:`~devstack.jobrouter.router_rules` and stored as sent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
-from devstack.jobrouter.errors import BadRequest, NotSupported
+from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.resource_fields import (
     MAX_PRIORITY,
     MIN_PRIORITY,
@@ -30,7 +30,8 @@ from devstack.jobrouter.resource_fields import (
     normalize_labels,
     normalize_worker_selector,
 )
-from devstack.jobrouter.wire import JsonObject, normalize_numbers
+from devstack.jobrouter.router_rules import RulePosition, normalize_rule
+from devstack.jobrouter.wire import JsonObject
 
 __all__ = [
     "DEFAULT_SCORING_OPTIONS",
@@ -51,35 +52,9 @@ _ATTACHMENT_KINDS: Final = ("conditional", "passThrough", "ruleEngine", "static"
 
 # ---------------------------------------------------------------------------------------------- rules
 
-RulePurpose = str  # "priority" | "condition" | "selectors" | "scoring"
 
-
-def _rule(value: Any, field: str, purpose: RulePurpose) -> JsonObject:
-    rule = json_object(value, field)
-    kind = rule.get("kind")
-    if kind == "expression":
-        raise NotSupported(f"PowerFx expression rules ('{field}.kind' = 'expression')")
-    if kind == "function":
-        raise NotSupported(f"Azure Function rules ('{field}.kind' = 'function')")
-    if kind == "webhook":
-        raise NotSupported(f"webhook rules ('{field}.kind' = 'webhook')")
-    if kind == "directMap":
-        if purpose != "selectors":
-            raise BadRequest(
-                f"'{field}': a directMap rule returns the job's labels, so it can only be used in a "
-                "ruleEngine selector attachment"
-            )
-        return {"kind": "directMap"}
-    if kind != "static":
-        raise BadRequest(
-            f"'{field}.kind' must be one of directMap, expression, function, static, webhook; got {kind!r}"
-        )
-    out: JsonObject = {"kind": "static"}
-    if "value" in rule:
-        out["value"] = normalize_numbers(rule["value"])
-    if purpose == "priority":
-        json_integer(out.get("value"), f"{field}.value")
-    return out
+def _rule(value: Any, field: str, purpose: RulePosition) -> JsonObject:
+    return normalize_rule(value, field, purpose)
 
 
 def _attachment(value: Any, field: str, *, worker: bool) -> JsonObject:  # noqa: C901 - one arm per attachment kind
@@ -207,7 +182,7 @@ def normalize_distribution_policy(body: JsonObject) -> JsonObject:
 
 
 def normalize_classification_policy(body: JsonObject) -> JsonObject:
-    """ClassificationPolicy: attachments default to ``[]``; unsupported rule kinds are rejected."""
+    """ClassificationPolicy: attachments default to ``[]``; rules of every kind are stored as sent."""
     out: JsonObject = {}
     for key in ("name", "fallbackQueueId"):
         if body.get(key) is not None:

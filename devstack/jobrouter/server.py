@@ -24,6 +24,7 @@ from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
 from devstack.jobrouter.http_api import AdminHooks, RestApi
+from devstack.jobrouter.rule_http import HttpRuleCaller
 from devstack.jobrouter.store import StateWriteError, Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
@@ -68,6 +69,7 @@ class Emulator:
             duplicate_fraction=self.config.duplicate_fraction,
             reorder_window=self.config.reorder_window,
             seed=self.config.seed,
+            event_log_limit=self.config.event_log_limit,
         )
         router = Router(
             store,
@@ -76,6 +78,7 @@ class Emulator:
             rng=self.config.rng(),
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
+            rule_caller=HttpRuleCaller(timeout=self.config.rule_timeout_seconds),
             worker_idle_seconds=self.config.worker_idle_seconds,
         )
         router.on_state_lost = self._state_lost
@@ -135,6 +138,7 @@ class Emulator:
             await close_runner(runner)
         router, self._router = self._router, None
         if router is not None:
+            await router.stop_rule_calls()
             router.close()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
@@ -198,7 +202,7 @@ class Emulator:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far (a copy)."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first (a copy)."""
         return list(self.publisher.event_log)
 
     def _event_dicts(self) -> list[JsonObject]:
@@ -277,6 +281,7 @@ class Emulator:
         return {
             "duplicateFraction": publisher.duplicate_fraction,
             "reorderWindow": publisher.reorder_window,
+            "eventLogLimit": self.config.event_log_limit,
             "stats": publisher.stats().as_dict(),
             "subscriptions": {name: str(state) for name, state in publisher.validation_state().items()},
         }
@@ -415,7 +420,7 @@ class EmulatorThread:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first."""
         return self.call(lambda: self.emulator.events)
 
     def state(self) -> JsonObject:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -31,7 +30,7 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
-from devstack.demo.events import DemoEvent
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.hostlog import FleetLine
 from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
@@ -40,6 +39,7 @@ from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator
 from devstack.jobrouter.eventgrid import Schema
+from devstack.polling import wait_until
 from offer_handlers.decision_log import DecisionRecord
 
 T = TypeVar("T")
@@ -200,14 +200,7 @@ class LiveStack:
 
     def wait_for(self, check: Callable[[], T | None], *, timeout: float = 10.0, what: str = "") -> T:
         """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-            time.sleep(0.02)
+        return wait_until(check, timeout=timeout, what=what)
 
     def wait_for_events(
         self, kind: str, count: int = 1, *, timeout: float = 10.0, **filters: str

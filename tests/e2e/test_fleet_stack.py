@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from azure.communication.jobrouter.models import RouterChannel, RouterWorker
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.hostlog import FleetLine
 from devstack.jobrouter.eventgrid import Schema
 from tests.e2e.support import LiveStack

@@ -70,6 +70,11 @@ def test_every_option_reaches_the_config(tmp_path: Path) -> None:
     assert (config.duplicate_fraction, config.reorder_window, config.seed, level) == (0.1, 0.2, 3, "DEBUG")
 
 
+def test_the_event_log_keeps_ten_thousand_events_unless_told_otherwise() -> None:
+    assert parse_args([])[0].event_log_limit == 10_000
+    assert parse_args(["--event-log-limit", "50"])[0].event_log_limit == 50
+
+
 def test_the_access_key_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBROUTER_EMULATOR_ACCESS_KEY", CUSTOM_KEY)
     assert parse_args([])[0].access_key == CUSTOM_KEY
@@ -81,9 +86,10 @@ def test_the_access_key_can_come_from_the_environment(monkeypatch: pytest.Monkey
         ["--webhook", "http://x/#types=NoSuchEvent"],
         ["--port", "70000"],
         ["--schema", "xml"],
+        ["--event-log-limit", "0"],
         ["--worker-idle-seconds", "0"],
     ],
-    ids=["unknown-event-type", "port-out-of-range", "unknown-schema", "no-idle-time"],
+    ids=["unknown-event-type", "port-out-of-range", "unknown-schema", "event-log-limit-zero", "no-idle-time"],
 )
 def test_bad_options_exit_with_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -96,7 +102,16 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     text = capsys.readouterr().out
-    for option in ("--host", "--port", "--access-key", "--webhook", "--schema", "--state", "--bearer-token"):
+    for option in (
+        "--host",
+        "--port",
+        "--access-key",
+        "--webhook",
+        "--schema",
+        "--state",
+        "--bearer-token",
+        "--event-log-limit",
+    ):
         assert option in text
 
 

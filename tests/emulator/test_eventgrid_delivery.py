@@ -7,7 +7,6 @@ the duplicate and reorder knobs, drain and close. Retry schedules are compressed
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 import logging
@@ -16,14 +15,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devstack.eventgrid_receiver import Answer, EventGridReceiver
 from devstack.jobrouter import event_payloads as ev
 from devstack.jobrouter import event_types
 from devstack.jobrouter.eventgrid import (
@@ -32,33 +30,11 @@ from devstack.jobrouter.eventgrid import (
     Subscription,
     ValidationState,
 )
+from tests.emulator.eventgrid_helpers import TOPIC, publishing, run_async, worker_event
 
-from .eventgrid_receiver import Answer, EventGridReceiver
-
-TOPIC = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs"
 EVENT_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
 FAST: dict[str, Any] = {"retry_schedule": (1.0,), "retry_scale": 0.01}  # every retry after 10 ms
 T0 = datetime(2024, 3, 5, 10, 15, 2, tzinfo=UTC)
-
-
-def run_async[**P](test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async test body on a fresh loop, bounded so a hang fails fast."""
-
-    @functools.wraps(test)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(asyncio.wait_for(test(*args, **kwargs), timeout=20))
-
-    return wrapper
-
-
-@asynccontextmanager
-async def publishing(*subscriptions: Subscription, **kwargs: Any) -> AsyncIterator[EventPublisher]:
-    publisher = EventPublisher(subscriptions, topic=TOPIC, **kwargs)
-    await publisher.start()
-    try:
-        yield publisher
-    finally:
-        await publisher.close()
 
 
 def offer_issued() -> event_types.RouterEvent:
@@ -76,10 +52,6 @@ def offer_issued() -> event_types.RouterEvent:
         expires_on=T0 + timedelta(seconds=60),
         job_labels={"vip": True},
     )
-
-
-def worker_event(i: int) -> event_types.RouterEvent:
-    return ev.worker_deregistered(worker_id=f"w{i}")
 
 
 def worker_ids(events: list[dict[str, Any]]) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Final
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter.faults import FaultRule
 from tests.e2e.support import CONTACT_CENTRE_POLICY, LiveStack

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from tests.e2e.support import LiveStack
 from tests.reliability.accounting import OfferBook
 from tests.reliability.figures import record

@@ -43,16 +43,17 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ProcessStack
 from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
+from devstack.polling import wait_until_async
 from offer_handlers.decision_log import DecisionRecord
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.figures import record
 from tests.reliability.secrets_scan import SecretScanner
-from tests.reliability.test_load import Admin, reconcile, wait
+from tests.reliability.test_load import Admin, reconcile
 
 WORKERS: Final = 20
 CONCURRENCY: Final = 32
@@ -228,7 +229,9 @@ async def stalled(stack: ProcessStack, admin: Admin, watch: Watch, job_ids: list
             return True  # the function kept up after all: no stall to report
         return time.monotonic() - watch.last_accept_seen >= STALL_SECONDS
 
-    await wait(stopped, timeout=OFFER_SECONDS * 6 + 300, what="routing to stop or every job assigned")
+    await wait_until_async(
+        stopped, interval=0.25, timeout=OFFER_SECONDS * 6 + 300, what="routing to stop or every job assigned"
+    )
     state = await admin.get("/admin/state")
     statuses = Counter(j["body"]["status"] for j in state["jobs"])
     bots = Counter(_bot_state(w["body"]) for w in state["workers"])
@@ -256,13 +259,15 @@ async def recovered(
         assert failure is None, failure
         return watch.counts[ev.OFFER_ACCEPTED] >= jobs
 
-    await wait(all_assigned, timeout=OFFER_SECONDS * 20 + 300, what="every job's offer accepted")
+    await wait_until_async(
+        all_assigned, interval=0.25, timeout=OFFER_SECONDS * 20 + 300, what="every job's offer accepted"
+    )
 
     async def drained() -> bool:
         stats = (await admin.get("/admin/publisher"))["stats"]
         return bool(stats["pending"] == 0)
 
-    await wait(drained, timeout=120, what="every delivery finished")
+    await wait_until_async(drained, interval=0.25, timeout=120, what="every delivery finished")
     state = await admin.get("/admin/state")
     events = [e for kind in OFFER_EVENTS for e in await admin.get(f"/admin/events?type={kind}")]
     publisher = await admin.get("/admin/publisher")

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ServiceResponseTimeoutError
+import requests
+from azure.core.exceptions import (
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 
 from offer_handlers.client import ENTRA_SCOPE, build_responder, parse_connection_string
 from offer_handlers.errors import ConfigurationError
 from offer_handlers.settings import Settings
+from offer_handlers.worker_registrar import build_registrar
 from tests.fixtures import REPO_ROOT
-from tests.fixtures.http import ACCESS_KEY, TOKEN, Answer, FakeCredential, FakeJobRouter, expected_hmac
+from tests.fixtures.http import (
+    ACCESS_KEY,
+    TOKEN,
+    Answer,
+    FakeCredential,
+    FakeJobRouter,
+    FakeManagedIdentityEndpoint,
+    expected_hmac,
+)
 
 ROOT = Path(".")
+# azure-core's network trace (NetworkTraceLoggingPolicy) logs here, at DEBUG; its HttpLoggingPolicy elsewhere.
+NETWORK_TRACE_LOGGER = "azure.core.pipeline.policies._universal"
 
 
 def key_settings(url: str = "http://127.0.0.1:8181/", **changes: object) -> Settings:
@@ -90,6 +109,16 @@ def test_a_bad_connection_string_names_the_setting_but_never_its_value(value: st
     assert caught.value.setting == "JOBROUTER_CONNECTION_STRING"
     for secret in (value, ACCESS_KEY, "not*base64!"):
         assert secret not in str(caught.value)
+
+
+def test_a_connection_string_without_both_parts_shows_the_expected_shape() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_connection_string("endpoint=https://x.communication.azure.com/")
+
+    assert str(caught.value) == (
+        "JOBROUTER_CONNECTION_STRING must look like "
+        "endpoint=https://<resource>.communication.azure.com/;accesskey=<key>"
+    )
 
 
 def test_connection_string_keys_are_case_insensitive_and_the_key_keeps_its_padding() -> None:
@@ -244,3 +273,229 @@ def test_backoff_never_runs_past_the_offer_expiry() -> None:
     # Unbounded, five retries would back off 0 + 0.4 + 0.8 + 1 + 1 s.
     assert time.monotonic() - started < 0.9
     assert len(fake.requests) < 6
+
+
+def test_decline_is_bounded_by_the_request_timeout_and_the_time_left_too() -> None:
+    fake = FakeJobRouter()
+    responder = build_responder(key_settings(request_timeout=4.0), transport=fake.transport())
+
+    responder.decline("w", "o1", retry_at=None, timeout=30)
+    responder.decline("w", "o2", retry_at=None, timeout=1.5)
+
+    assert [r.timeout for r in fake.requests] == [(4.0, 4.0), (1.5, 1.5)]
+
+
+def test_no_call_is_given_more_than_25_seconds_whatever_the_offer_has_left() -> None:
+    fake = FakeJobRouter()
+    responder = build_responder(key_settings(request_timeout=25.0), transport=fake.transport())
+
+    responder.accept("w", "o", timeout=600)
+
+    assert fake.requests[0].timeout == (25.0, 25.0)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(503), Answer(500), Answer(429, headers={"Retry-After": "1"})],
+    ids=["503", "500", "429-with-retry-after"],
+)
+def test_a_retried_status_is_retried_up_to_max_retries_even_above_three(answer: Answer) -> None:
+    # azure-core caps status retries at 3 unless told otherwise.
+    fake = FakeJobRouter([answer] * 7, sleep=False)
+    responder = build_responder(key_settings(max_retries=5), transport=fake.transport())
+
+    with pytest.raises(HttpResponseError):
+        responder.accept("w", "o", timeout=20)
+
+    assert len(fake.requests) == 6
+
+
+def test_a_refused_connection_on_a_read_is_retried_up_to_max_retries_even_above_three() -> None:
+    # Accept and decline are POSTs, which azure-core never retries after a connection error; reads are.
+    fake = FakeJobRouter([Answer(error=requests.ConnectionError("refused"))] * 7, sleep=False)
+    registrar = build_registrar(key_settings(max_retries=5), transport=fake.transport())
+
+    with pytest.raises(ServiceRequestError):
+        registrar.get("w", timeout=20)
+
+    assert len(fake.requests) == 6
+
+
+def test_retries_back_off_0_4_then_0_8_seconds_doubling_up_to_1_second() -> None:
+    fake = FakeJobRouter([Answer(503)] * 6, sleep=False)
+    responder = build_responder(key_settings(max_retries=5), transport=fake.transport())
+
+    with pytest.raises(HttpResponseError):
+        responder.accept("w", "o", timeout=20)
+
+    assert len(fake.requests) == 6
+    # No wait before the first retry, then the offer-sized schedule (not azure-core's 0.8 s / 120 s).
+    assert fake.sleeps == pytest.approx([0.4, 0.8, 1.0, 1.0])
+
+
+def test_a_retry_after_within_the_time_left_is_waited_for_exactly() -> None:
+    fake = FakeJobRouter([Answer(429, headers={"Retry-After": "2"})], sleep=False)
+    responder = build_responder(key_settings(), transport=fake.transport())
+
+    responder.accept("w", "o", timeout=10)
+
+    assert fake.sleeps == [2.0]
+    assert len(fake.requests) == 2
+
+
+def test_a_read_that_times_out_is_retried_up_to_max_retries_even_above_three() -> None:
+    fake = FakeJobRouter([Answer(error=requests.ReadTimeout("read timed out"))] * 7, sleep=False)
+    registrar = build_registrar(key_settings(max_retries=5), transport=fake.transport())
+
+    with pytest.raises(ServiceResponseError):
+        registrar.get("w", timeout=20)
+
+    assert len(fake.requests) == 6
+
+
+def test_max_retries_bounds_the_retries_of_all_kinds_together() -> None:
+    timeout = Answer(error=requests.ReadTimeout("read timed out"))
+    fake = FakeJobRouter([Answer(503), timeout, Answer(503), timeout, Answer(503), timeout], sleep=False)
+    registrar = build_registrar(key_settings(max_retries=2), transport=fake.transport())
+
+    with pytest.raises(HttpResponseError):
+        registrar.get("w", timeout=20)
+
+    assert len(fake.requests) == 3
+
+
+def test_a_backoff_after_a_connection_error_is_cut_to_what_is_left_of_the_call() -> None:
+    fake = FakeJobRouter([Answer(error=requests.ConnectionError("refused"))] * 3, sleep=False)
+    registrar = build_registrar(key_settings(max_retries=2), transport=fake.transport())
+
+    # The first retry follows at once; the second would back off 0.4 s, but only ~0.3 s remain.
+    with pytest.raises(ServiceRequestError):
+        registrar.get("w", timeout=0.3)
+
+    assert len(fake.requests) == 3
+    assert len(fake.sleeps) == 1
+    assert 0.2 < fake.sleeps[0] <= 0.3
+
+
+def test_the_network_trace_is_off_unless_asked_for(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("azure", "azure.core"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        build_responder(key_settings(), transport=FakeJobRouter().transport()).accept("w", "o", timeout=5)
+    finally:
+        for name in ("azure", "azure.core"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    assert not [r for r in caplog.records if r.name == NETWORK_TRACE_LOGGER]
+
+
+def test_the_network_trace_when_asked_for_shows_headers_with_authorization_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("azure", "azure.core"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    fake = FakeJobRouter()
+    try:
+        build_responder(key_settings(), transport=fake.transport(), logging_enable=True).accept(
+            "w", "o", timeout=5
+        )
+    finally:
+        for name in ("azure", "azure.core"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    said = "\n".join(r.getMessage() for r in caplog.records if r.name == NETWORK_TRACE_LOGGER)
+    assert "Request headers:" in said
+    assert "'Authorization': 'REDACTED'" in said
+    assert "'x-ms-date': " in said  # other headers are shown as they are
+    assert fake.requests[0].headers["Authorization"].startswith("HMAC-SHA256 ")  # the wire is untouched
+
+
+# --- endpoints ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "base"),
+    [
+        ("acs.communication.azure.com", "https://acs.communication.azure.com"),
+        ("https://proxy.example.net/jobrouter/", "https://proxy.example.net/jobrouter"),
+        ("http://127.0.0.1:8181/a/b", "http://127.0.0.1:8181/a/b"),
+        ("https://h.example/routerX//", "https://h.example/routerX"),
+    ],
+    ids=[
+        "no-scheme-means-https",
+        "path-kept-without-trailing-slash",
+        "http-with-path",
+        "only-slashes-stripped",
+    ],
+)
+def test_an_endpoint_without_a_scheme_is_https_and_a_path_is_kept(endpoint: str, base: str) -> None:
+    assert parse_connection_string(f"endpoint={endpoint};accesskey={ACCESS_KEY}") == (base, ACCESS_KEY)
+
+
+@pytest.mark.parametrize(
+    "key", ["YWJj*ZA==", "YWJj ZA==", "YWJjZA"], ids=["star", "inner-space", "missing-padding"]
+)
+def test_an_access_key_that_is_not_strict_base64_is_refused(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="not valid base64"):
+        parse_connection_string(f"endpoint=https://x.communication.azure.com;accesskey={key}")
+
+
+def test_an_empty_element_or_a_key_without_a_value_does_not_stop_the_parse() -> None:
+    value = f";;endpoint=http://h:1;ignored;accesskey={ACCESS_KEY};"
+
+    assert parse_connection_string(value) == ("http://h:1", ACCESS_KEY)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["ftp://acs.communication.azure.com", "https://", "https://h:port"],
+    ids=["ftp", "no-host", "bad-port"],
+)
+def test_a_bad_endpoint_setting_names_jobrouter_endpoint(endpoint: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_responder(Settings(app_root=ROOT, endpoint=endpoint), credential=FakeCredential())
+
+    assert caught.value.setting == "JOBROUTER_ENDPOINT"
+    assert "the endpoint in JOBROUTER_ENDPOINT must be an http(s) URL" in str(caught.value)
+
+
+def test_without_any_auth_setting_the_error_names_both_settings_as_its_setting() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_responder(Settings(app_root=ROOT))
+
+    assert caught.value.setting == "JOBROUTER_CONNECTION_STRING, JOBROUTER_ENDPOINT"
+
+
+# --- the managed identity, as deployed (no credential injected) ---------------------------------------
+
+
+@pytest.fixture
+def app_service_identity(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeManagedIdentityEndpoint]:
+    """The environment App Service gives a function with a managed identity, its endpoint on loopback."""
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeManagedIdentityEndpoint() as endpoint:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint.url)
+        monkeypatch.setenv("IDENTITY_HEADER", "identity-header-secret")
+        yield endpoint
+
+
+@pytest.mark.parametrize(
+    ("client_id", "expected"),
+    [(None, None), ("5b1e2c3d-aaaa-bbbb-cccc-0123456789ab", ["5b1e2c3d-aaaa-bbbb-cccc-0123456789ab"])],
+    ids=["system-assigned", "user-assigned-by-azure-client-id"],
+)
+def test_the_endpoint_alone_gets_its_token_from_the_managed_identity_azure_client_id_names(
+    app_service_identity: FakeManagedIdentityEndpoint, client_id: str | None, expected: list[str] | None
+) -> None:
+    fake = FakeJobRouter()
+    settings = Settings(app_root=ROOT, endpoint="http://127.0.0.1:8181", client_id=client_id)
+
+    build_responder(settings, transport=fake.transport()).accept("w1", "o1", timeout=10)
+
+    (query,) = app_service_identity.queries()
+    assert query["resource"] == ["https://communication.azure.com/"]
+    assert query.get("client_id") == expected
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"

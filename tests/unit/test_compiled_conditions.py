@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -321,3 +323,65 @@ def test_each_rule_carries_one_predicate_per_condition_and_compares_by_its_condi
     assert first == second
     assert hash(first.rules[0]) == hash(second.rules[0])
     assert "predicates" not in repr(first.rules[0])
+
+
+# --- selectors built by hand with values of no JSON type fall back to the general interpretation -------
+
+
+class Level(int):
+    """An int subclass (as an IntEnum member is): not one of the JSON types the compiler specialises."""
+
+
+class Code(str):
+    """A str subclass."""
+
+
+class Ratio(float):
+    """A float subclass."""
+
+
+HAND_BUILT: list[tuple[str, LabelSelector, LabelValue | None, bool]] = [
+    ("equal-int-like", LabelSelector("jobLabels", "k", "equal", Level(3)), 3, True),
+    ("equal-int-like-float-label", LabelSelector("jobLabels", "k", "equal", Level(3)), 3.0, True),
+    ("equal-int-like-differs", LabelSelector("jobLabels", "k", "equal", Level(3)), 4, False),
+    ("equal-int-like-is-not-true", LabelSelector("jobLabels", "k", "equal", Level(1)), True, False),
+    ("equal-int-like-missing", LabelSelector("jobLabels", "k", "equal", Level(1)), None, False),
+    ("not-equal-int-like", LabelSelector("jobLabels", "k", "notEqual", Level(1)), True, True),
+    ("not-equal-int-like-same", LabelSelector("jobLabels", "k", "notEqual", Level(2)), 2, False),
+    ("not-equal-int-like-missing", LabelSelector("jobLabels", "k", "notEqual", Level(2)), None, False),
+    ("equal-str-like", LabelSelector("jobTags", "k", "equal", Code("en")), "en", True),
+    ("equal-str-like-case", LabelSelector("jobTags", "k", "equal", Code("en")), "EN", False),
+    ("less-than-int-like", LabelSelector("workerLabels", "k", "lessThan", Level(3)), 2, True),
+    ("less-than-int-like-bound", LabelSelector("workerLabels", "k", "lessThan", Level(3)), 3, False),
+    (
+        "less-or-equal-float-like",
+        LabelSelector("workerLabels", "k", "lessThanOrEqual", Ratio(2.5)),
+        2.5,
+        True,
+    ),
+    ("greater-than-float-like", LabelSelector("workerLabels", "k", "greaterThan", Ratio(2.5)), 3, True),
+    (
+        "greater-or-equal-int-like",
+        LabelSelector("workerLabels", "k", "greaterThanOrEqual", Level(3)),
+        2,
+        False,
+    ),
+    ("ordering-on-a-bool-label", LabelSelector("jobLabels", "k", "greaterThan", Level(0)), True, False),
+    ("ordering-on-a-string-label", LabelSelector("jobLabels", "k", "lessThan", Level(9)), "1", False),
+    ("ordering-against-a-str-like", LabelSelector("jobLabels", "k", "lessThan", Code("9")), 1, False),
+    ("ordering-missing", LabelSelector("jobLabels", "k", "lessThan", Level(9)), None, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("selector", "actual", "expected"), [c[1:] for c in HAND_BUILT], ids=[c[0] for c in HAND_BUILT]
+)
+def test_a_hand_built_selector_value_of_no_json_type_is_read_as_its_json_type(
+    selector: LabelSelector, actual: LabelValue | None, expected: bool
+) -> None:
+    labels = {} if actual is None else {"k": actual}
+    offer = Offer("e", "o", "w", "j", datetime(2024, 3, 5, tzinfo=UTC), job_labels=labels, job_tags=labels)
+    offer = replace(offer, worker_labels=labels)
+
+    assert holds(selector, offer, offer.expires_at) is expected
+    assert oracle_holds(selector, offer, offer.expires_at) is expected

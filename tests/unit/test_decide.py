@@ -72,6 +72,19 @@ CONDITIONS: list[tuple[str, Any, Offer, datetime, bool]] = [
     ("priority-above-max", when(priority={"max": 4}), offer(), NOW, False),
     ("priority-open-max", when(priority={"min": 5}), offer(), NOW, True),
     ("priority-missing", when(priority={"min": 0}), offer(job_priority=None), NOW, False),
+    ("priority-at-min", when(priority={"min": 5, "max": 9}), offer(), NOW, True),
+    ("priority-at-max", when(priority={"min": 1, "max": 5}), offer(), NOW, True),
+    ("priority-just-above-max", when(priority={"min": 1, "max": 4}), offer(), NOW, False),
+    ("priority-just-below-min", when(priority={"min": 6, "max": 9}), offer(), NOW, False),
+    ("priority-min-equals-max", when(priority={"min": 5, "max": 5}), offer(), NOW, True),
+    ("priority-min-equals-max-other", when(priority={"min": 4, "max": 4}), offer(), NOW, False),
+    ("priority-min-only-at-bound", when(priority={"min": 5}), offer(), NOW, True),
+    ("priority-min-only-below", when(priority={"min": 6}), offer(job_priority=-3), NOW, False),
+    ("priority-max-only-at-bound", when(priority={"max": 5}), offer(), NOW, True),
+    ("priority-max-only-below", when(priority={"max": 5}), offer(job_priority=-100), NOW, True),
+    ("priority-max-only-above", when(priority={"max": 5}), offer(job_priority=6), NOW, False),
+    ("priority-max-only-missing", when(priority={"max": 5}), offer(job_priority=None), NOW, False),
+    ("priority-both-missing", when(priority={"min": 1, "max": 5}), offer(job_priority=None), NOW, False),
     ("job-label-equal-bool", sel("jobLabels", "vip", "equal", True), offer(), NOW, True),
     ("job-label-equal-bool-is-not-1", sel("jobLabels", "vip", "equal", 1), offer(), NOW, False),
     ("job-label-equal-number-int-float", sel("jobLabels", "count", "equal", 3.0), offer(), NOW, True),
@@ -84,6 +97,16 @@ CONDITIONS: list[tuple[str, Any, Offer, datetime, bool]] = [
     ("job-label-less-than", sel("jobLabels", "minutes", "lessThan", 5), offer(), NOW, True),
     ("job-label-less-than-equal-bound", sel("jobLabels", "minutes", "lessThan", 4.5), offer(), NOW, False),
     ("job-label-less-or-equal", sel("jobLabels", "minutes", "lessThanOrEqual", 4.5), offer(), NOW, True),
+    ("float-label-equal-float", sel("jobLabels", "minutes", "equal", 4.5), offer(), NOW, True),
+    ("float-label-not-equal-float", sel("jobLabels", "minutes", "notEqual", 4.5), offer(), NOW, False),
+    ("float-label-greater-than", sel("jobLabels", "minutes", "greaterThan", 4.25), offer(), NOW, True),
+    (
+        "float-label-greater-or-equal-above",
+        sel("jobLabels", "minutes", "greaterThanOrEqual", 5),
+        offer(),
+        NOW,
+        False,
+    ),
     ("job-label-greater-than", sel("jobLabels", "count", "greaterThan", 2), offer(), NOW, True),
     ("job-label-greater-than-bound", sel("jobLabels", "count", "greaterThan", 3), offer(), NOW, False),
     ("job-label-greater-or-equal", sel("jobLabels", "count", "greaterThanOrEqual", 3), offer(), NOW, True),
@@ -111,6 +134,8 @@ LONDON_OFFICE = {
     "to": "17:00",
 }
 NY_NIGHT = {"timeZone": "America/New_York", "days": ["fri"], "from": "22:00", "to": "06:00"}
+SUNDAY_NIGHT = {"timeZone": "UTC", "days": ["sun"], "from": "22:00", "to": "06:00"}
+UNTIL_MIDNIGHT = {"timeZone": "UTC", "days": ["tue"], "from": "20:00", "to": "24:00"}
 WINDOWS: list[tuple[str, dict[str, Any], datetime, bool]] = [
     ("inside-office-hours", LONDON_OFFICE, NOW, True),
     ("before-opening", LONDON_OFFICE, datetime(2024, 3, 5, 8, 59, tzinfo=UTC), False),
@@ -133,6 +158,21 @@ WINDOWS: list[tuple[str, dict[str, Any], datetime, bool]] = [
     ("overnight-ended", NY_NIGHT, datetime(2024, 3, 9, 12, 0, tzinfo=UTC), False),
     # Thursday 23:00 New York: Thursday is not a listed day.
     ("overnight-on-another-day", NY_NIGHT, datetime(2024, 3, 8, 4, 0, tzinfo=UTC), False),
+    ("overnight-end-is-exclusive", NY_NIGHT, datetime(2024, 3, 9, 11, 0, tzinfo=UTC), False),
+    ("overnight-just-before-end", NY_NIGHT, datetime(2024, 3, 9, 10, 59, tzinfo=UTC), True),
+    ("overnight-start-is-inclusive", NY_NIGHT, datetime(2024, 3, 9, 3, 0, tzinfo=UTC), True),
+    ("overnight-just-before-start", NY_NIGHT, datetime(2024, 3, 9, 2, 59, tzinfo=UTC), False),
+    # Sunday 23:00 UTC, then Monday 05:00 UTC: a Sunday night window wraps into Monday morning.
+    ("sunday-night-on-sunday", SUNDAY_NIGHT, datetime(2024, 3, 10, 23, 0, tzinfo=UTC), True),
+    ("sunday-night-wraps-into-monday", SUNDAY_NIGHT, datetime(2024, 3, 11, 5, 0, tzinfo=UTC), True),
+    ("sunday-night-over-on-monday", SUNDAY_NIGHT, datetime(2024, 3, 11, 6, 0, tzinfo=UTC), False),
+    # Monday night is not listed, and Saturday morning does not belong to a Sunday window.
+    ("sunday-night-not-monday-night", SUNDAY_NIGHT, datetime(2024, 3, 11, 23, 0, tzinfo=UTC), False),
+    ("sunday-night-not-sunday-morning", SUNDAY_NIGHT, datetime(2024, 3, 10, 5, 0, tzinfo=UTC), False),
+    ("until-midnight-before-start", UNTIL_MIDNIGHT, datetime(2024, 3, 5, 19, 59, tzinfo=UTC), False),
+    ("until-midnight-at-start", UNTIL_MIDNIGHT, datetime(2024, 3, 5, 20, 0, tzinfo=UTC), True),
+    ("until-midnight-not-after-midnight", UNTIL_MIDNIGHT, datetime(2024, 3, 6, 0, 0, tzinfo=UTC), False),
+    ("until-midnight-other-day", UNTIL_MIDNIGHT, datetime(2024, 3, 6, 21, 0, tzinfo=UTC), False),
     (
         "until-midnight",
         {"timeZone": "UTC", "from": "20:00", "to": "24:00"},

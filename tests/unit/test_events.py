@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -265,3 +267,126 @@ def test_envelopes_from_json_rejects_bodies_without_event_objects(body: object, 
         envelopes_from_json(body)
 
     assert caught.value.field == field
+
+
+# --- edges the parse must get exactly right ------------------------------------------------------------
+
+
+def test_a_null_label_drops_only_itself_never_the_labels_after_it() -> None:
+    labels = {"first": "a", "gone": None, "after": 1, "last": True}
+
+    offer = parse(with_data(EG, jobLabels=labels, jobTags=labels, workerLabels=labels, workerTags=labels))
+
+    expected = {"first": "a", "after": 1, "last": True}
+    assert (offer.job_labels, offer.job_tags, offer.worker_labels, offer.worker_tags) == (expected,) * 4
+
+
+@pytest.mark.parametrize("key", ["offerId", "workerId", "jobId"])
+def test_an_id_of_exactly_1024_characters_is_accepted(key: str) -> None:
+    offer = parse(with_data(EG, **{key: "x" * 1024}))
+
+    assert "x" * 1024 in (offer.offer_id, offer.worker_id, offer.job_id)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
+def test_a_time_without_a_zone_is_read_as_utc_whatever_the_hosts_zone(
+    monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        offer = parse(with_data(EG, expiresOn="2024-03-05T10:16:02", offeredOn="2024-03-05T10:15:02"))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert offer.expires_at == datetime(2024, 3, 5, 10, 16, 2, tzinfo=UTC)
+    assert offer.offered_at == datetime(2024, 3, 5, 10, 15, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("labels", "field"),
+    [
+        ({"n": float("inf")}, "data.jobLabels.n"),
+        ({"ok": 1, "n": float("-inf")}, "data.jobLabels.n"),
+    ],
+    ids=["infinity", "minus-infinity-after-a-good-label"],
+)
+def test_an_infinite_label_value_is_malformed(labels: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse(with_data(EG, jobLabels=labels))
+
+    assert caught.value.field == field
+    assert caught.value.message == "expected a finite number"
+
+
+@pytest.mark.parametrize(
+    ("envelope_", "field"),
+    [
+        (Envelope("eventgrid", "e1", "Microsoft.Communication.RouterJobCreated", "s", {}), "eventType"),
+        (Envelope("cloudevents", "e1", "Microsoft.Communication.RouterJobCreated", "s", {}), "type"),
+        (Envelope("eventgrid", "e1", EG["eventType"], "s", None), "data"),
+        (Envelope("cloudevents", "e1", EG["eventType"], "s", "not json"), "data"),
+    ],
+    ids=["eventgrid-type", "cloudevents-type", "null-data", "non-json-data"],
+)
+def test_an_error_about_the_envelope_names_the_event_id(envelope_: Envelope, field: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_offer(envelope_)
+
+    assert (caught.value.field, caught.value.event_id) == (field, "e1")
+    assert "event 'e1'" in str(caught.value)
+
+
+def test_an_error_without_an_event_id_says_event() -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_offer(Envelope("eventgrid", None, EG["eventType"], "s", EG["data"]))
+
+    assert caught.value.event_id is None
+    assert str(caught.value) == "event: field 'id': the event has no id"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(True, "a boolean"), (7, "a number"), (1.5, "a number"), ([], "an array"), ({}, "an object")],
+    ids=["boolean", "int", "float", "array", "object"],
+)
+def test_a_wrongly_typed_id_says_what_it_got(value: object, kind: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse(with_data(EG, offerId=value))
+
+    assert caught.value.message == f"expected a string, got {kind}"
+
+
+@pytest.mark.parametrize(
+    ("item", "kind"), [(None, "null"), ("x", "a string"), (3, "a number")], ids=["null", "string", "number"]
+)
+def test_a_body_item_that_is_not_an_object_says_what_it_got(item: object, kind: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        envelopes_from_json([EG, item])
+
+    assert (caught.value.field, caught.value.message) == ("[1]", f"expected a JSON object, got {kind}")
+
+
+def test_a_cloudevent_becomes_an_envelope_with_its_id_type_subject_and_data() -> None:
+    event = {"specversion": "1.0", "id": "c1", "type": "T", "subject": "S", "data": {"k": 1}, "eventType": 0}
+
+    assert envelopes_from_json(event) == (Envelope("cloudevents", "c1", "T", "S", {"k": 1}),)
+
+
+def test_an_event_grid_event_becomes_an_envelope_with_its_id_type_subject_and_data() -> None:
+    event = {"id": "g1", "eventType": "T", "subject": "S", "data": {"k": 1}, "type": "x"}
+
+    assert envelopes_from_json([event, event]) == (Envelope("eventgrid", "g1", "T", "S", {"k": 1}),) * 2
+
+
+def test_peek_ids_ignores_ids_that_are_empty_or_not_strings() -> None:
+    ids = peek_ids(Envelope("eventgrid", "", "t", "s", {"offerId": "", "jobId": 5, "workerId": "w"}))
+
+    assert (ids.event_id, ids.offer_id, ids.job_id, ids.worker_id) == (None, None, None, "w")
+
+
+def test_peek_ids_reads_double_encoded_data() -> None:
+    ids = peek_ids(Envelope("eventgrid", "e", "t", "s", json.dumps({"offerId": "o", "jobId": "j"})))
+
+    assert (ids.offer_id, ids.job_id) == ("o", "j")

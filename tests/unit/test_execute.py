@@ -279,5 +279,174 @@ def test_settled_memory_stays_flat_over_many_offers() -> None:
 
 
 def test_settled_memory_rejects_a_zero_capacity() -> None:
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(ValueError, match=r"^capacity must be at least 1$"):
         SettledOffers(capacity=0)
+
+
+# --- what a settled, expired or failed offer leaves behind --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "decision", [Accept("r"), Decline("r", None), Decline("r", NOW)], ids=["accept", "decline", "retry"]
+)
+def test_an_answered_offer_is_remembered_as_settled_not_left_in_flight(decision: Decision) -> None:
+    settled = SettledOffers(capacity=1)
+
+    run(decision, FakeResponder(), settled=settled)
+
+    assert "o1" in settled
+    assert len(settled) == 1
+    # Settled, not in flight: once a newer offer evicts it, it can be claimed again.
+    assert settled.claim("o2")
+    settled.settle("o2")
+    assert settled.claim("o1")
+
+
+def test_an_expired_offer_delivered_again_is_expired_again_not_a_duplicate() -> None:
+    settled = SettledOffers()
+    clock = Clock(OFFER.expires_at + timedelta(seconds=1))
+
+    first = run(Accept("r"), FakeResponder(), settled=settled, clock=clock)
+    second = run(Accept("r"), FakeResponder(), settled=settled, clock=clock)
+
+    assert (first, second) == (Result(Outcome.EXPIRED), Result(Outcome.EXPIRED))
+    assert "o1" not in settled
+
+
+def test_an_offer_with_time_left_is_answered_even_a_millisecond_before_expiry() -> None:
+    fake = FakeResponder()
+
+    result = run(Accept("r"), fake, clock=Clock(OFFER.expires_at - timedelta(milliseconds=1)))
+
+    assert result == Result(Outcome.ACCEPTED)
+    assert fake.calls == [Call("accept", "w1", "o1", timeout=0.001)]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (http_error(ClientAuthenticationError, 401), 401),
+        (http_error(HttpResponseError, 403), 403),
+        (http_error(HttpResponseError, 400), 400),
+        (http_error(HttpResponseError, 412), 412),
+        (http_error(HttpResponseError, 499), 499),
+        (ClientAuthenticationError("DefaultAzureCredential failed"), None),
+    ],
+    ids=["401", "403", "400", "412", "499", "no-token"],
+)
+def test_a_configuration_error_carries_the_status_code_for_the_decision_log(
+    error: AzureError, status: int | None
+) -> None:
+    settled = SettledOffers()
+
+    with pytest.raises(ConfigurationError) as caught:
+        run(Accept("r"), FakeResponder([error]), settled=settled)
+
+    assert caught.value.status_code == status
+    assert caught.value.__cause__ is error
+    assert "o1" not in settled  # fixed settings, then a redelivery calls again
+    assert settled.claim("o1")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(http_error(HttpResponseError, 408), 408), (http_error(HttpResponseError, 429), 429)],
+    ids=["408", "429"],
+)
+def test_408_and_429_are_transient_not_configuration_errors(error: AzureError, status: int) -> None:
+    with pytest.raises(RetryableServiceError) as caught:
+        run(Accept("r"), FakeResponder([error]))
+
+    assert not isinstance(caught.value, ConfigurationError)
+    assert caught.value.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("error", "what"),
+    [
+        (http_error(HttpResponseError, 503), "(HTTP 503)"),
+        (ServiceRequestError("connection refused"), "(ServiceRequestError)"),
+    ],
+    ids=["status", "no-response"],
+)
+def test_a_transient_error_says_what_failed(error: AzureError, what: str) -> None:
+    with pytest.raises(RetryableServiceError) as caught:
+        run(Accept("r"), FakeResponder([error]))
+
+    assert what in str(caught.value)
+
+
+# --- the settled-offer memory, claim by claim -------------------------------------------------------
+
+
+def test_a_capacity_of_one_remembers_exactly_the_latest_offer() -> None:
+    settled = SettledOffers(capacity=1)
+    for offer_id in ("a", "b"):
+        assert settled.claim(offer_id)
+        settled.settle(offer_id)
+
+    assert ("a" in settled, "b" in settled, len(settled)) == (False, True, 1)
+
+
+def test_the_default_capacity_is_ten_thousand_offers() -> None:
+    settled = SettledOffers()
+    for n in range(10_001):
+        settled.claim(str(n))
+        settled.settle(str(n))
+
+    assert len(settled) == 10_000
+    assert "0" not in settled
+    assert "1" in settled
+
+
+def test_an_offer_in_flight_cannot_be_claimed_again_until_it_is_released() -> None:
+    settled = SettledOffers()
+
+    assert settled.claim("o")
+    assert not settled.claim("o")
+    assert "o" not in settled  # in flight is not settled
+    settled.release("o")
+    assert settled.claim("o")
+
+
+def test_releasing_an_offer_never_forgets_a_settled_one() -> None:
+    settled = SettledOffers()
+    settled.claim("o")
+    settled.settle("o")
+
+    settled.release("o")
+
+    assert "o" in settled
+    assert not settled.claim("o")
+
+
+CONFIGURATION_MESSAGES: list[tuple[str, AzureError, str]] = [
+    (
+        "no-token",
+        ClientAuthenticationError("DefaultAzureCredential failed"),
+        f"could not get a Microsoft Entra ID token for Job Router; check {AUTH}",
+    ),
+    (
+        "401",
+        http_error(ClientAuthenticationError, 401),
+        f"Job Router refused the credentials (HTTP 401); check {AUTH}",
+    ),
+    (
+        "400",
+        http_error(HttpResponseError, 400),
+        f"Job Router rejected the request (HTTP 400); check that {AUTH} points at a Communication Services "
+        "resource with Job Router",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [c[1:] for c in CONFIGURATION_MESSAGES],
+    ids=[c[0] for c in CONFIGURATION_MESSAGES],
+)
+def test_a_configuration_error_tells_the_operator_what_to_check(error: AzureError, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        run(Accept("r"), FakeResponder([error]))
+
+    assert str(caught.value) == message

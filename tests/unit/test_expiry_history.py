@@ -77,3 +77,32 @@ def test_concurrent_records_of_one_offer_count_it_once() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ExpiryHistory(per_worker=0)
+
+
+def test_an_expiry_exactly_the_window_old_is_still_counted() -> None:
+    history = ExpiryHistory()
+    history.record("bot-1", "edge", T0, keep=KEEP)
+
+    history.record("bot-1", "now", T0 + KEEP, keep=KEEP)
+
+    assert history.times("bot-1") == (T0, T0 + KEEP)
+
+
+def test_a_limit_of_one_keeps_the_latest_expiry() -> None:
+    history = ExpiryHistory(per_worker=1)
+
+    history.record("bot-1", "o1", T0, keep=KEEP)
+    history.record("bot-1", "o2", T0 + timedelta(seconds=1), keep=KEEP)
+
+    assert history.times("bot-1") == (T0 + timedelta(seconds=1),)
+
+
+def test_its_length_is_the_number_of_workers_with_expiries() -> None:
+    history = ExpiryHistory()
+    assert len(history) == 0
+
+    history.record("bot-1", "o1", T0, keep=KEEP)
+    history.record("bot-1", "o2", T0, keep=KEEP)
+    history.record("bot-2", "o3", T0, keep=KEEP)
+
+    assert len(history) == 2

@@ -18,6 +18,7 @@ from offer_handlers.fleet import (
     FlapGuard,
     Fleet,
     WorkerChannel,
+    is_held,
     load_fleet_file,
     load_fleet_text,
     parse_fleet,
@@ -250,6 +251,97 @@ CASES: list[tuple[str, Any, str | None, str | None, str]] = [
 ]
 
 
+# Each message above, word for word: what the person fixing the fleet reads.
+FLEET_MESSAGES: dict[str, str] = {
+    "not-an-object": "expected a JSON object",
+    "no-version": "missing; this app reads version 1",
+    "wrong-version": "unsupported version 2; this app reads version 1",
+    "boolean-version": "unsupported version True; this app reads version 1",
+    "unknown-top-field": "unknown field; expected one of description, guard, reconcile, version, workers",
+    "no-workers": 'expected an array of workers (it may be empty: "workers": [])',
+    "workers-not-array": 'expected an array of workers (it may be empty: "workers": [])',
+    "worker-not-object": "expected a JSON object",
+    "no-id": "every worker needs an id (the Job Router worker id)",
+    "empty-id": "every worker needs an id (the Job Router worker id)",
+    "id-with-slash": (
+        "use at most 256 printable characters, without spaces or '/', '?', '#', '%' (it goes into "
+        "the request path)"
+    ),
+    "id-with-space": (
+        "use at most 256 printable characters, without spaces or '/', '?', '#', '%' (it goes into "
+        "the request path)"
+    ),
+    "duplicate-id": "declared twice; worker ids must be unique",
+    "unknown-worker-field": (
+        "unknown field; expected one of capacity, channels, description, enabled, id, labels, queues, tags"
+    ),
+    "enabled-not-bool": "expected true or false",
+    "no-queues": "expected a non-empty array of non-empty strings",
+    "empty-queues": "expected a non-empty array of non-empty strings",
+    "queue-not-string": "expected a non-empty array of non-empty strings",
+    "queue-twice": "lists the same id twice",
+    "no-capacity": "missing: the worker's total capacity, e.g. 100",
+    "capacity-zero": "must be between 1 and 2147483647",
+    "capacity-too-big": "must be between 1 and 2147483647",
+    "capacity-fraction": "expected a whole number",
+    "capacity-bool": "expected a whole number",
+    "no-channels": (
+        'expected a non-empty array like [{"channelId": "chat", "capacityCostPerJob": 20}] (a '
+        "worker without channels is never offered a job)"
+    ),
+    "empty-channels": (
+        'expected a non-empty array like [{"channelId": "chat", "capacityCostPerJob": 20}] (a '
+        "worker without channels is never offered a job)"
+    ),
+    "channel-not-object": "expected a JSON object",
+    "channel-no-id": "expected a non-empty string",
+    "channel-twice": "channel 'chat' is listed twice",
+    "channel-no-cost": "missing: the capacity one job on this channel uses",
+    "channel-negative-cost": "must be between 0 and 2147483647",
+    "channel-cost-above-capacity": (
+        "11 is more than the worker's capacity (10), so no job on this channel would ever fit"
+    ),
+    "channel-max-jobs-zero": "must be between 1 and 2147483647",
+    "channel-unknown-field": "unknown field; expected one of capacityCostPerJob, channelId, maxNumberOfJobs",
+    "labels-not-object": 'expected an object of key/value pairs, e.g. {"language": "en"}',
+    "label-null": "expected a string, number or boolean (null removes nothing here)",
+    "label-array": "expected a string, number or boolean (null removes nothing here)",
+    "label-nan": "expected a finite number",
+    "label-empty-key": "a key is empty",
+    "label-id-mismatch": "Job Router sets this label to the worker id ('bot-1'); leave it out",
+    "tag-object": "expected a string, number or boolean (null removes nothing here)",
+    "hold-tag-declared": (
+        "this tag is the operator's switch to take the bot over by hand; it is set on the worker, "
+        "never declared"
+    ),
+    "guard-not-object": "expected a JSON object",
+    "guard-unknown-field": (
+        "unknown field; expected one of firstBackoffSeconds, maxBackoffSeconds, maxExpiries, windowSeconds"
+    ),
+    "guard-zero-expiries": "must be between 1 and 100",
+    "guard-short-window": "must be between 10 and 86400",
+    "guard-backoff-shrinks": "must be at least firstBackoffSeconds (60); the delay only grows",
+    "guard-backoff-not-number": "expected a number",
+    "budget-zero": "must be between 1 and 600",
+    "reconcile-unknown": "unknown field; expected one of budgetSeconds",
+    "description-not-text": "expected a string",
+}
+
+
+def test_every_invalid_case_has_its_message_word_for_word() -> None:
+    assert set(FLEET_MESSAGES) == {case[0] for case in CASES}
+
+
+@pytest.mark.parametrize(("case_id", "message"), FLEET_MESSAGES.items(), ids=list(FLEET_MESSAGES))
+def test_each_invalid_fleet_error_says_exactly_what_is_wrong(case_id: str, message: str) -> None:
+    document = next(case[1] for case in CASES if case[0] == case_id)
+
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(copy.deepcopy(document))
+
+    assert caught.value.message == message
+
+
 @pytest.mark.parametrize(
     ("document", "worker", "field", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -268,8 +360,17 @@ def test_an_invalid_document_fails_naming_the_worker_and_the_field(
 def test_too_many_workers_are_refused() -> None:
     workers = [bot(id=f"bot-{n}") for n in range(1001)]
 
-    with pytest.raises(InvalidFleetError, match="at most 1000 workers"):
+    with pytest.raises(InvalidFleetError) as caught:
         parse_fleet(doc(*workers))
+
+    assert (caught.value.field, caught.value.message) == (
+        "workers",
+        "at most 1000 workers (reconciliation reads each one every run)",
+    )
+
+
+def test_a_thousand_workers_are_allowed() -> None:
+    assert len(parse_fleet(doc(*(bot(id=f"bot-{n}") for n in range(1000)))).workers) == 1000
 
 
 @pytest.mark.parametrize(
@@ -298,3 +399,174 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
 
 def test_fleet_equality_ignores_the_derived_index() -> None:
     assert parse_fleet(doc(bot())) == Fleet(workers=parse_fleet(doc(bot())).workers)
+
+
+def test_an_unreadable_fleet_file_names_the_file_and_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"version": 1, "description": "caf\xe9", "workers": []}')
+
+    with pytest.raises(InvalidFleetError) as caught:
+        load_fleet_file(path)
+
+    assert str(caught.value).startswith(f"fleet: cannot read {str(path)!r}: UnicodeDecodeError: ")
+
+
+# --- the limits of every number, at the edge ---------------------------------------------------------
+
+GUARD_EDGES: list[tuple[str, dict[str, Any], FlapGuard]] = [
+    (
+        "smallest",
+        {"maxExpiries": 1, "windowSeconds": 10, "firstBackoffSeconds": 1, "maxBackoffSeconds": 1},
+        FlapGuard(1, timedelta(seconds=10), timedelta(seconds=1), timedelta(seconds=1)),
+    ),
+    (
+        "largest",
+        {
+            "maxExpiries": 100,
+            "windowSeconds": 86_400,
+            "firstBackoffSeconds": 3600,
+            "maxBackoffSeconds": 86_400,
+        },
+        FlapGuard(100, timedelta(days=1), timedelta(hours=1), timedelta(days=1)),
+    ),
+    (
+        "first-equals-max",
+        {"firstBackoffSeconds": 600, "maxBackoffSeconds": 600},
+        FlapGuard(3, timedelta(minutes=15), timedelta(minutes=10), timedelta(minutes=10)),
+    ),
+]
+
+
+@pytest.mark.parametrize(("guard", "expected"), [c[1:] for c in GUARD_EDGES], ids=[c[0] for c in GUARD_EDGES])
+def test_the_guards_limits_are_inclusive(guard: dict[str, Any], expected: FlapGuard) -> None:
+    assert parse_fleet(doc(guard=guard)).guard == expected
+
+
+@pytest.mark.parametrize(
+    ("guard", "field", "message"),
+    [
+        ({"maxExpiries": 101}, "guard.maxExpiries", "must be between 1 and 100"),
+        ({"windowSeconds": 9.5}, "guard.windowSeconds", "must be between 10 and 86400"),
+        ({"windowSeconds": 86_400.5}, "guard.windowSeconds", "must be between 10 and 86400"),
+        ({"firstBackoffSeconds": 0.5}, "guard.firstBackoffSeconds", "must be between 1 and 3600"),
+        ({"firstBackoffSeconds": 3600.5}, "guard.firstBackoffSeconds", "must be between 1 and 3600"),
+        ({"maxBackoffSeconds": 0.5}, "guard.maxBackoffSeconds", "must be between 1 and 86400"),
+        ({"maxBackoffSeconds": 86_400.5}, "guard.maxBackoffSeconds", "must be between 1 and 86400"),
+        ({"windowSeconds": "60"}, "guard.windowSeconds", "expected a number"),
+        ({"windowSeconds": True}, "guard.windowSeconds", "expected a number"),
+        ({"maxExpiries": 2.0}, "guard.maxExpiries", "expected a whole number"),
+        (
+            {"firstBackoffSeconds": 60, "maxBackoffSeconds": 59.5},
+            "guard.maxBackoffSeconds",
+            "must be at least firstBackoffSeconds (60); the delay only grows",
+        ),
+    ],
+    ids=[
+        "expiries-over",
+        "window-under",
+        "window-over",
+        "first-under",
+        "first-over",
+        "max-under",
+        "max-over",
+        "window-string",
+        "window-boolean",
+        "expiries-float",
+        "max-below-first",
+    ],
+)
+def test_a_guard_number_outside_its_limits_is_refused_exactly(
+    guard: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(guard=guard))
+
+    assert (caught.value.field, caught.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [(1, timedelta(seconds=1)), (600, timedelta(minutes=10)), (2.5, timedelta(seconds=2.5))],
+)
+def test_the_reconcile_budget_may_be_one_second_to_ten_minutes(budget: float, expected: timedelta) -> None:
+    assert parse_fleet(doc(reconcile={"budgetSeconds": budget})).reconcile_budget == expected
+
+
+@pytest.mark.parametrize("budget", [0.5, 600.5])
+def test_a_reconcile_budget_outside_its_limits_is_refused(budget: float) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(reconcile={"budgetSeconds": budget}))
+
+    assert (caught.value.field, caught.value.message) == (
+        "reconcile.budgetSeconds",
+        "must be between 1 and 600",
+    )
+
+
+def test_a_reconcile_section_without_a_budget_keeps_the_default() -> None:
+    assert parse_fleet(doc(reconcile={})).reconcile_budget == DEFAULT_RECONCILE_BUDGET
+
+
+@pytest.mark.parametrize(
+    "worker_id",
+    ["b" * 256, "bot-X1", "bot.1_a~b", "Bot:1", "ünïcode"],
+    ids=["at-the-length-limit", "capital-x", "punctuation", "colon", "non-ascii"],
+)
+def test_a_worker_id_may_be_any_printable_text_without_path_characters(worker_id: str) -> None:
+    assert parse_fleet(doc(bot(id=worker_id))).workers[0].worker_id == worker_id
+
+
+@pytest.mark.parametrize(
+    "worker_id",
+    ["b" * 257, "bot\x00", "bot\t1", "bot?1", "bot#1", "bot%1", "a/b"],
+    ids=["too-long", "control-character", "tab", "question-mark", "hash", "percent", "slash"],
+)
+def test_a_worker_id_that_cannot_go_into_a_request_path_is_refused(worker_id: str) -> None:
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(bot(id=worker_id)))
+
+    assert (caught.value.worker, caught.value.field) == (worker_id, "id")
+
+
+def test_a_worker_may_have_a_description_but_only_as_text() -> None:
+    assert parse_fleet(doc(bot(description="the night bot"))).workers[0].worker_id == "bot-1"
+    with pytest.raises(InvalidFleetError) as caught:
+        parse_fleet(doc(bot(description=7)))
+
+    assert (caught.value.field, caught.value.message) == ("description", "expected a string")
+
+
+@pytest.mark.parametrize(
+    ("capacity", "cost", "most"),
+    [(2**31 - 1, 2**31 - 1, 2**31 - 1), (1, 0, 1)],
+    ids=["largest", "smallest"],
+)
+def test_capacities_and_job_counts_may_reach_their_limits(capacity: int, cost: int, most: int) -> None:
+    channel = {"channelId": "chat", "capacityCostPerJob": cost, "maxNumberOfJobs": most}
+
+    (worker,) = parse_fleet(doc(bot(capacity=capacity, channels=[channel]))).workers
+
+    assert (worker.capacity, worker.channels) == (capacity, (WorkerChannel("chat", cost, most),))
+
+
+HELD: list[tuple[str, object, bool]] = [
+    ("absent", None, False),
+    ("false", False, False),
+    ("zero", 0, False),
+    ("zero-float", 0.0, False),
+    ("empty", "", False),
+    ("the-word-false", "false", False),
+    ("the-word-false-shouted-and-padded", " FALSE ", False),
+    ("true", True, True),
+    ("one", 1, True),
+    ("a-ticket", "INC-1", True),
+    ("the-word-true", "true", True),
+    ("the-word-no", "no", True),
+]
+
+
+@pytest.mark.parametrize(("value", "held"), [c[1:] for c in HELD], ids=[c[0] for c in HELD])
+def test_a_worker_is_held_by_any_fleet_hold_value_but_false_zero_or_empty(value: object, held: bool) -> None:
+    tags = {} if value is None else {"fleetHold": value}
+
+    assert is_held(tags) is held  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from offer_handlers.errors import ConfigurationError, RetryableServiceError
+from offer_handlers.expiry_history import ExpiryHistory
 from offer_handlers.fleet import WorkerChannel
 from offer_handlers.fleet_keeper import FLEET_ACTION_LOGGER, FleetKeeper
 from offer_handlers.repair_execute import RepairOutcome
@@ -433,3 +435,417 @@ def test_an_auth_failure_stops_the_run_naming_the_setting(keeper: FleetKeeper, f
 
     assert caught.value.setting == "JOBROUTER_CONNECTION_STRING"
     assert len(fake.calls) == 1
+
+
+# --- the detail log: what a person reads when something went wrong ------------------------------------
+
+DETAIL_LOGGER = "offer_handlers.fleet_keeper"
+
+
+def detail_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == DETAIL_LOGGER]
+
+
+def test_a_malformed_event_is_logged_as_an_error_with_its_ids_field_and_data(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = with_data(single(load_event("offer_expired.eventgrid")), workerId=17, offerId="o-9")
+
+    keeper.handle(envelope(event))
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith(
+        f"rejected malformed worker lifecycle event event_id={event['id']} worker_id=- offer_id=o-9 "
+        "(field data.workerId: expected a string, got a number); acknowledged without any call. data={"
+    )
+
+
+@pytest.mark.parametrize(("size", "capped"), [(2048, False), (2049, True)], ids=["at-the-cap", "over"])
+def test_the_logged_data_of_a_malformed_event_is_capped_at_2048_characters(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture, size: int, capped: bool
+) -> None:
+    data: dict[str, object] = {"workerId": 17, "pad": ""}
+    data["pad"] = "x" * (size - len(repr(data)))
+    event = {**single(load_event("worker_deregistered.eventgrid")), "data": data}
+
+    keeper.handle(envelope(event))
+
+    logged = detail_records(caplog)[0].getMessage().split(" data=", 1)[1]
+    assert logged == (f"{repr(data)[:2048]}...(+1 chars)" if capped else repr(data))
+
+
+@pytest.mark.parametrize(
+    ("error", "level"),
+    [
+        (http_error(HttpResponseError, 503), logging.WARNING),
+        (http_error(HttpResponseError, 401), logging.ERROR),
+    ],
+    ids=["transient-is-routine", "configuration-needs-a-person"],
+)
+def test_a_failed_event_is_logged_at_the_level_its_failure_calls_for(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture, error: Exception, level: int
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.fail_next(error)
+
+    with pytest.raises((RetryableServiceError, ConfigurationError)):
+        keeper.handle(deregistered())
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == level
+    assert record.getMessage().startswith(
+        "worker lifecycle event event_id=ev-d1 worker_id=bot-1 offer_id=- failed: "
+    )
+
+
+def test_a_run_summary_counts_zero_for_an_outcome_that_did_not_happen(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    for worker_id in ("bot-1", "bot-2"):
+        fake.workers[worker_id] = service_worker(worker_id)
+
+    summary = keeper.reconcile()
+
+    assert (summary.count(RepairOutcome.LEFT), summary.count(RepairOutcome.REGISTERED)) == (3, 0)
+    assert summary.count(RepairOutcome.CREATED) == 0
+
+
+# --- reconciliation's log lines, field by field --------------------------------------------------------
+
+
+def test_each_worker_line_and_the_summary_line_of_a_run_carry_the_run_id(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    for worker_id in ("bot-1", "bot-2"):
+        fake.workers[worker_id] = service_worker(worker_id)
+
+    keeper.reconcile("run-7")
+
+    *workers, summary = fleet_lines(caplog)
+    assert [(x["worker_id"], x["event_id"], x["trigger"], x["schema"]) for x in workers] == [
+        ("bot-1", "run-7", "reconcile", "timer"),
+        ("bot-2", "run-7", "reconcile", "timer"),
+        ("bot-off", "run-7", "reconcile", "timer"),
+    ]
+    assert {k: v for k, v in summary.items() if k != "elapsed_ms"} == {
+        "action": "reconcile",
+        "reason": "timer",
+        "worker_id": "-",
+        "event_id": "run-7",
+        "trigger": "reconcile",
+        "outcome": "done",
+        "schema": "timer",
+        "workers": "3",
+        "left": "3",
+    }
+
+
+def test_a_run_without_an_id_gets_a_fresh_one(keeper: FleetKeeper, fake: FakeRegistrar) -> None:
+    first, second = keeper.reconcile().run_id, keeper.reconcile().run_id
+
+    assert re.fullmatch(r"reconcile-[0-9a-f]{12}", first)
+    assert first != second
+
+
+def test_a_run_whose_fleet_fails_to_load_says_failed(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper = keeper_for(fake, clock, fleet="{")
+
+    with pytest.raises(ConfigurationError):
+        keeper.reconcile("run-x")
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["event_id"], line["outcome"], line["error"]) == (
+        "reconcile",
+        "run-x",
+        "failed",
+        "ConfigurationError",
+    )
+
+
+@pytest.mark.parametrize("fleet", [None, {"version": 1, "workers": []}], ids=["no-fleet", "no-workers"])
+def test_a_run_with_no_declared_worker_reads_nothing_and_says_no_fleet(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture, fleet: object
+) -> None:
+    summary = keeper_for(fake, clock, fleet=fleet).reconcile("run-0")
+
+    assert (summary.outcomes, fake.calls) == ({}, [])
+    (line,) = fleet_lines(caplog)
+    assert (line["reason"], line["outcome"]) == ("no-fleet", "done")
+
+
+def test_the_summary_line_times_the_whole_run(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for worker_id in ("bot-1", "bot-2", "bot-off"):
+        fake.workers[worker_id] = service_worker(worker_id, available=worker_id != "bot-off")
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        time.sleep(0.02)
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    keeper_for(fake, clock).reconcile()
+
+    elapsed = float(fleet_lines(caplog)[-1]["elapsed_ms"])
+    assert 60 <= elapsed < 30_000
+
+
+def test_a_412_during_a_run_reads_the_worker_once_and_is_left_to_the_next_run(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.workers["bot-2"] = service_worker("bot-2")
+
+    def someone_else_writes(registrar: FakeRegistrar) -> None:
+        registrar.workers["bot-1"] = replace(registrar.workers["bot-1"], etag="changed")
+
+    fake.before_write = someone_else_writes
+
+    summary = keeper.reconcile()
+
+    assert summary.count(RepairOutcome.CHANGED) == 1
+    assert [c.worker_id for c in fake.reads()].count("bot-1") == 1
+
+
+def test_a_run_stopped_by_a_configuration_error_logs_the_run_and_the_worker(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(ClientAuthenticationError, 401))
+
+    with pytest.raises(ConfigurationError):
+        keeper.reconcile("run-9")
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("reconciliation run-9 stopped at worker bot-1: Job Router refused")
+
+
+def test_a_worker_that_fails_transiently_in_a_run_is_logged_as_a_warning(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(HttpResponseError, 503))
+
+    with pytest.raises(RetryableServiceError):
+        keeper.reconcile("run-5")
+
+    (record,) = detail_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith("reconciliation run-5: worker bot-1 failed: Job Router call failed")
+
+
+def test_a_worker_reached_as_the_budget_runs_out_exactly_is_skipped_with_the_rest(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_read(worker_id: str, *, timeout: float) -> WorkerState:
+        clock.advance(40)  # the whole 40 s budget, to the microsecond: no time is left to write
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_read  # type: ignore[method-assign]
+
+    summary = keeper.reconcile()
+
+    assert summary.outcomes == {"skipped": 3}
+    assert fleet_lines(caplog)[0]["reason"] == "time-budget"
+
+
+def test_an_exception_without_a_status_code_is_logged_and_re_raised_unchanged(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(TypeError("SDK bug"))
+
+    with pytest.raises(TypeError, match="SDK bug"):
+        keeper.handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["outcome"], line["error"], "status" in line) == ("error", "TypeError", False)
+
+
+# --- one event's line and detail, field by field ---------------------------------------------------------
+
+
+def test_another_event_type_is_logged_with_its_type_and_trigger_other(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = envelope("offer_issued.eventgrid")
+
+    keeper.handle(event)
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"], line["trigger"], line["outcome"], line["event_type"]) == (
+        "none",
+        "not-a-lifecycle-event",
+        "other",
+        "ignored",
+        "Microsoft.Communication.RouterWorkerOfferIssued",
+    )
+    assert line["worker_id"] == single(load_event("offer_issued.eventgrid"))["data"]["workerId"]
+    assert (line["changes"], line["until"], line["expiries"]) == ("-", "-", "-")
+
+
+def test_a_malformed_event_logs_the_reason_invalid_event(
+    keeper: FleetKeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper.handle(envelope(with_data(single(load_event("offer_expired.eventgrid")), workerId=17)))
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"], line["trigger"], line["outcome"]) == (
+        "none",
+        "invalid-event",
+        "offer-expired",
+        "invalid",
+    )
+
+
+def test_without_a_fleet_an_event_logs_the_reason_no_fleet(
+    fake: FakeRegistrar, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper_for(fake, clock, fleet=None).handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["reason"], line["outcome"], line["worker_id"], line["trigger"]) == (
+        "no-fleet",
+        "ignored",
+        "bot-1",
+        "deregistered",
+    )
+
+
+def test_a_failed_event_line_has_no_reason_and_its_detail_says_the_error(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(http_error(HttpResponseError, 503))
+
+    with pytest.raises(RetryableServiceError):
+        keeper.handle(deregistered())
+
+    (line,) = fleet_lines(caplog)
+    assert (line["action"], line["reason"]) == ("none", "-")
+    (record,) = detail_records(caplog)
+    assert record.getMessage() == (
+        "worker lifecycle event event_id=ev-d1 worker_id=bot-1 offer_id=- failed: "
+        "Job Router call failed (HTTP 503); raising so Event Grid redelivers"
+    )
+
+
+def test_a_registration_line_lists_every_change_it_made(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False, capacity=1, queues=("other",))
+
+    keeper.handle(deregistered())
+
+    assert fleet_lines(caplog)[0]["changes"] == "available,queues,capacity"
+
+
+def test_a_worker_someone_else_registered_meanwhile_is_logged_with_the_412(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    def someone_registers_it(registrar: FakeRegistrar) -> None:
+        registrar.before_write = None
+        registrar.workers["bot-1"] = service_worker("bot-1", etag="theirs")
+
+    fake.before_write = someone_registers_it
+
+    result = keeper.handle(deregistered())
+
+    assert (result.outcome, result.status_code) == (RepairOutcome.CHANGED, 412)
+    line = fleet_lines(caplog)[0]
+    assert (line["outcome"], line["status"], line["action"], line["reason"]) == (
+        "changed",
+        "412",
+        "leave",
+        "registered",
+    )
+
+
+def test_an_event_line_times_the_invocation(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        time.sleep(0.05)
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    keeper.handle(deregistered())
+
+    assert 50 <= float(fleet_lines(caplog)[0]["elapsed_ms"]) < 30_000
+
+
+def test_an_event_gets_25_seconds_of_the_keepers_monotonic_clock(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    original_get = fake.get
+
+    def slow_get(worker_id: str, *, timeout: float) -> WorkerState:
+        assert timeout == 25.0
+        clock.advance(25)  # the read takes the whole budget: no time is left to write
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_get  # type: ignore[method-assign]
+
+    with pytest.raises(RetryableServiceError, match="time budget"):
+        keeper.handle(deregistered())
+
+    assert fake.writes() == []
+
+
+def test_a_fleet_file_is_read_and_a_bad_one_names_fleet_file(
+    fake: FakeRegistrar, clock: Clock, tmp_path: Path
+) -> None:
+    good, bad = tmp_path / "fleet.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(FLEET), encoding="utf-8")
+    bad.write_text("{", encoding="utf-8")
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+
+    def keeper_with_file(path: Path) -> FleetKeeper:
+        settings = Settings(
+            app_root=ROOT, connection_string="endpoint=http://x;accesskey=a2V5", fleet_file=path
+        )
+        return FleetKeeper(
+            app_root=ROOT,
+            settings_loader=lambda _root: settings,
+            registrar_factory=lambda _settings: fake,
+            clock=clock.wall,
+            monotonic=clock.monotonic,
+        )
+
+    assert keeper_with_file(good).handle(deregistered()).outcome is RepairOutcome.REGISTERED
+    with pytest.raises(ConfigurationError) as caught:
+        keeper_with_file(bad).handle(deregistered())
+    assert caught.value.setting == "FLEET_FILE"
+    assert str(caught.value).startswith("FLEET_FILE: fleet: not valid JSON")
+
+
+def test_an_injected_expiry_history_is_the_one_used(fake: FakeRegistrar, clock: Clock) -> None:
+    history = ExpiryHistory()
+    keeper = FleetKeeper(
+        app_root=ROOT,
+        settings_loader=lambda _root: Settings(
+            app_root=ROOT, connection_string="endpoint=http://x;accesskey=a2V5", fleet_text=json.dumps(FLEET)
+        ),
+        registrar_factory=lambda _settings: fake,
+        clock=clock.wall,
+        monotonic=clock.monotonic,
+        history=history,
+    )
+    fake.workers["bot-1"] = service_worker("bot-1")
+
+    keeper.handle(expired("o1"))
+
+    assert keeper.history is history
+    assert history.times("bot-1") == (T0,)

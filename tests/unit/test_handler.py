@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
 from offer_handlers.decision_log import parse_fields
 from offer_handlers.errors import ConfigurationError, InvalidDeciderError, RetryableServiceError
-from offer_handlers.execute import OfferResponder, Outcome, Result
+from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers
 from offer_handlers.handler import DECISION_LOGGER, OfferHandler, format_fields
 from offer_handlers.settings import Settings, load_settings
 from tests.fixtures import envelope, load_event, offered_at, single, with_data
@@ -344,4 +346,181 @@ def test_values_that_would_break_the_line_are_quoted(caplog: pytest.LogCaptureFi
     ids=["plain-and-missing", "space", "newline", "capped"],
 )
 def test_format_fields_is_logfmt(fields: dict[str, object], text: str) -> None:
+    assert format_fields(fields) == text
+
+
+# --- the policy setting, the reasons and the error path, pinned -------------------------------------
+
+
+def test_offer_policy_file_is_read_relative_to_the_app_root(caplog: pytest.LogCaptureFixture) -> None:
+    # examples/policy.json: a human worker with a VIP job is declined with a retry in 120 s.
+    h = Harness({"OFFER_POLICY_FILE": "examples/policy.json"})
+    event = with_data(EG, workerLabels={"kind": "human", "level": 1}, jobLabels={"vip": True})
+
+    assert h.handle(event) == Result(Outcome.DECLINED)
+
+    assert (only_line(caplog)["reason"], h.fake.calls[0].retry_at) == (
+        "vip-needs-senior",
+        NOW + timedelta(seconds=120),
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"OFFER_POLICY": "{"}, "OFFER_POLICY"),
+        ({"OFFER_POLICY_FILE": "no/such/policy.json"}, "OFFER_POLICY_FILE"),
+    ],
+    ids=["policy-text", "policy-file"],
+)
+def test_a_bad_policy_names_the_setting_it_came_from(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Harness(env).handle(EG)
+
+    assert caught.value.setting == setting
+    assert str(caught.value).startswith(f"{setting}: policy: ")
+
+
+def test_another_event_type_logs_the_reason_not_an_offer_event(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(single(load_event("offer_revoked.eventgrid")))
+
+    line = only_line(caplog)
+    assert (line["reason"], line["event_id"], line["schema"]) == (
+        "not-an-offer-event",
+        single(load_event("offer_revoked.eventgrid"))["id"],
+        "eventgrid",
+    )
+
+
+def test_a_malformed_event_logs_the_reason_invalid_event(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(with_data(EG, jobId=7))
+
+    line = only_line(caplog)
+    assert (line["decision"], line["reason"], line["outcome"], line["field"]) == (
+        "none",
+        "invalid-event",
+        "invalid",
+        "data.jobId",
+    )
+
+
+class SlowResponder(FakeResponder):
+    """Takes a known minimum time to accept."""
+
+    def accept(self, worker_id: str, offer_id: str, *, timeout: float) -> None:
+        time.sleep(0.05)
+        super().accept(worker_id, offer_id, timeout=timeout)
+
+
+def test_elapsed_ms_is_the_invocations_wall_time_in_milliseconds(caplog: pytest.LogCaptureFixture) -> None:
+    Harness({}, SlowResponder()).handle(EG)
+
+    elapsed = only_line(caplog)["elapsed_ms"]
+    assert elapsed is not None
+    assert re.fullmatch(r"\d+\.\d", elapsed)
+    assert 50 <= float(elapsed) < 30_000
+
+
+def test_an_exception_without_a_status_code_is_logged_and_re_raised_unchanged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness({}, FakeResponder([TypeError("SDK bug")]))
+
+    with pytest.raises(TypeError, match="SDK bug"):
+        h.handle(EG)
+
+    line = only_line(caplog)
+    assert (line["outcome"], line["error"], "status" in line) == ("error", "TypeError", False)
+    (detail,) = [r for r in caplog.records if r.name == "offer_handlers.handler"]
+    assert detail.levelno == logging.ERROR
+    assert "SDK bug" in detail.getMessage()
+
+
+def test_a_configuration_error_from_the_service_logs_its_status(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness({}, FakeResponder([http_error(HttpResponseError, 403)]))
+
+    with pytest.raises(ConfigurationError):
+        h.handle(EG)
+
+    line = only_line(caplog)
+    assert (line["error"], line["status"]) == ("ConfigurationError", "403")
+
+
+def test_an_injected_settled_memory_is_the_one_used() -> None:
+    settled = SettledOffers()
+    handler = OfferHandler(
+        app_root=ROOT,
+        settings_loader=lambda root: load_settings(root, {}),
+        responder_factory=lambda settings: FakeResponder(),
+        clock=lambda: NOW,
+        settled=settled,
+    )
+
+    handler.handle(envelope(EG))
+
+    assert handler.settled is settled
+    assert EG["data"]["offerId"] in settled
+
+
+def test_the_time_given_to_the_decision_is_the_clocks(caplog: pytest.LogCaptureFixture) -> None:
+    later = NOW + timedelta(seconds=30)
+    handler = OfferHandler(
+        app_root=ROOT,
+        settings_loader=lambda root: load_settings(root, {"OFFER_POLICY": json.dumps(POLICY)}),
+        responder_factory=lambda settings: FakeResponder(),
+        clock=lambda: later,
+    )
+
+    handler.handle(envelope(EG))
+
+    assert datetime.fromisoformat(str(only_line(caplog)["retry_at"])) == later + timedelta(seconds=60)
+
+
+def test_a_failed_settings_load_is_tried_again_on_the_next_event() -> None:
+    loads: list[int] = []
+
+    def flaky(root: Path) -> Settings:
+        loads.append(1)
+        if len(loads) == 1:
+            raise ConfigurationError("not yet", setting="X")
+        return load_settings(root, {})
+
+    handler = OfferHandler(
+        app_root=ROOT, settings_loader=flaky, responder_factory=lambda s: FakeResponder(), clock=lambda: NOW
+    )
+    with pytest.raises(ConfigurationError):
+        handler.handle(envelope(EG))
+
+    assert handler.handle(envelope(EG)) == Result(Outcome.ACCEPTED)
+    assert len(loads) == 2
+
+
+def test_the_malformed_event_log_shows_the_whole_envelope(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(with_data(EG, expiresOn="never"))
+
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    payload = json.loads(error.getMessage().split("payload=", 1)[1])
+    assert (payload["schema"], payload["id"], payload["type"], payload["subject"]) == (
+        "eventgrid",
+        EG["id"],
+        EG["eventType"],
+        EG["subject"],
+    )
+    assert payload["data"]["expiresOn"] == "never"
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"a": "tab\there"}, 'a="tab\\there"'),
+        ({"a": "x=y"}, 'a="x=y"'),
+        ({"a": 'say "hi"'}, 'a="say \\"hi\\""'),
+        ({"a": "back\\slash"}, 'a="back\\\\slash"'),
+        ({"a": "bell\x07"}, 'a="bell\\u0007"'),
+        ({"a": 0, "b": False}, "a=0 b=False"),
+        ({"a": "x" * 256}, "a=" + "x" * 256),
+    ],
+    ids=["tab", "equals", "quote", "backslash", "non-printable", "falsy-values-shown", "at-the-cap"],
+)
+def test_format_fields_quotes_exactly_what_would_break_the_line(fields: dict[str, object], text: str) -> None:
     assert format_fields(fields) == text

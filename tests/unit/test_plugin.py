@@ -70,3 +70,46 @@ def test_a_plug_in_that_misbehaves_at_run_time_raises_invalid_decider(spec: str,
 
     with pytest.raises(InvalidDeciderError, match=message):
         decider(OFFER, NO_POLICY, now=NOW)
+
+
+def test_a_plug_in_may_be_a_dotted_attribute_of_its_module() -> None:
+    decider = load_decider(" tests.fixtures.deciders : Nested.decide ")
+
+    assert decider(OFFER, NO_POLICY, now=NOW) == Accept("plugin-accept")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "tests.fixtures.deciders:always_accept:x",
+            "OFFER_DECIDER: module 'tests.fixtures.deciders' has no 'always_accept:x'",
+        ),
+        (
+            "tests.fixtures.deciders:Nested.nope",
+            "OFFER_DECIDER: module 'tests.fixtures.deciders' has no 'Nested.nope'",
+        ),
+        (
+            "tests.fixtures.deciders:NOT_CALLABLE",
+            "OFFER_DECIDER: 'tests.fixtures.deciders:NOT_CALLABLE' is not callable",
+        ),
+        (
+            "no_such_module_x:f",
+            "OFFER_DECIDER: cannot import module 'no_such_module_x': ModuleNotFoundError: ",
+        ),
+        ("x", "OFFER_DECIDER must look like package.module:function, got 'x'"),
+    ],
+    ids=["second-colon", "dotted-missing", "not-callable", "import-error", "no-colon"],
+)
+def test_a_refused_plug_in_says_exactly_what_is_wrong(spec: str, message: str) -> None:
+    with pytest.raises(InvalidDeciderError) as caught:
+        load_decider(spec)
+
+    assert str(caught.value).startswith(message)
+
+
+def test_a_plug_in_without_an_inspectable_signature_is_checked_when_called() -> None:
+    decider = load_decider("tests.fixtures.deciders:NO_SIGNATURE")
+
+    with pytest.raises(InvalidDeciderError, match="raised TypeError"):
+        decider(OFFER, NO_POLICY, now=NOW)

@@ -211,6 +211,10 @@ GUARD_CASES: list[tuple[str, tuple[float, ...], tuple[float, int] | None]] = [
     ("the-delay-runs-from-the-latest-expiry", (40, 35, 31), None),
     ("order-does-not-matter", (10, 20, 15), (20.0, 3)),
     ("an-expiry-ahead-of-the-clock-counts-as-now", (20, 15, -5), (30.0, 3)),
+    ("an-expiry-exactly-the-window-old-counts", (900, 20, 10), (20.0, 3)),
+    ("an-expiry-just-older-than-the-window-does-not", (900.001, 20, 10), None),
+    ("a-back-off-ending-now-lets-it-register-now", (40, 35, 30), None),
+    ("a-back-off-ending-just-after-now-still-holds", (40, 35, 29.999), (0.001, 3)),
 ]
 
 

@@ -287,16 +287,23 @@ def test_a_400_on_the_write_names_the_fleet_setting_and_the_worker() -> None:
     with pytest.raises(ConfigurationError) as caught:
         repair(fake)
 
-    assert caught.value.setting == "FLEET_FILE"
-    assert "'bot-1'" in str(caught.value)
+    assert (caught.value.setting, caught.value.status_code) == ("FLEET_FILE", 400)
+    assert str(caught.value) == (
+        "Job Router refused worker 'bot-1' as declared (HTTP 400); check the fleet (FLEET_FILE)"
+    )
 
 
 def test_a_409_on_a_read_is_retryable_not_an_offer_gone() -> None:
     fake = FakeRegistrar([DEREGISTERED])
     fake.fail_next(http_error(ResourceExistsError, 409))
 
-    with pytest.raises(RetryableServiceError):
+    with pytest.raises(RetryableServiceError) as caught:
         repair(fake)
+
+    assert caught.value.status_code == 409
+    assert str(caught.value) == (
+        "Job Router answered HTTP 409 for worker 'bot-1'; raising so the event is redelivered"
+    )
 
 
 def test_every_call_is_bounded_by_what_is_left_of_the_deadline() -> None:
@@ -316,3 +323,50 @@ def test_no_call_is_made_once_the_deadline_has_passed() -> None:
         repair(fake, deadline=Deadline(10.0, monotonic=lambda: next(ticks)))
 
     assert fake.calls == []
+
+
+def test_a_conflict_during_reconciliation_reports_its_status() -> None:
+    fake = FakeRegistrar([replace(ACTIVE, capacity=1)])
+    fake.before_write = raising(http_error(ResourceExistsError, 409))
+
+    result = repair(fake, trigger=RUN, reread=False)
+
+    assert (result.outcome, result.status_code) == (RepairOutcome.CHANGED, 409)
+
+
+def test_a_conflict_that_still_needs_a_write_raises_with_the_services_status() -> None:
+    fake = FakeRegistrar()  # missing: the app creates it, create-only
+    fake.before_write = raising(http_error(ResourceExistsError, 409))  # ...and the service says 409
+
+    with pytest.raises(WorkerChangedError) as caught:
+        repair(fake)
+
+    assert (caught.value.worker_id, caught.value.status_code) == ("bot-1", 409)
+    assert str(caught.value) == (
+        "worker 'bot-1' changed while it was being repaired (HTTP 409); read again, it still needs a write "
+        "(missing): raising so Event Grid redelivers"
+    )
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "left"),
+    [(0.0, 10.0), (9.5, 0.5), (9.999, 0.001)],
+    ids=["all", "half-a-second", "a-millisecond"],
+)
+def test_a_deadline_gives_each_call_what_is_left_of_it(elapsed: float, left: float) -> None:
+    ticks = iter([0.0, elapsed])
+
+    assert Deadline(10.0, monotonic=lambda: next(ticks)).timeout() == pytest.approx(left)
+
+
+@pytest.mark.parametrize("elapsed", [10.0, 12.0], ids=["exactly-spent", "overspent"])
+def test_a_spent_deadline_allows_no_further_call(elapsed: float) -> None:
+    ticks = iter([0.0, elapsed, elapsed])
+    deadline = Deadline(10.0, monotonic=lambda: next(ticks))
+
+    with pytest.raises(
+        RetryableServiceError, match=r"^the time budget ran out before the next Job Router call$"
+    ):
+        deadline.timeout()
+
+    assert deadline.remaining() == 10.0 - elapsed

@@ -200,3 +200,45 @@ def test_an_unreadable_telemetry_switch_names_the_setting() -> None:
         ConfigurationError, match="PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY must be true or false"
     ):
         load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("env", "timeout", "retries"),
+    [
+        ({"JOBROUTER_REQUEST_TIMEOUT_SECONDS": "25", "JOBROUTER_MAX_RETRIES": "5"}, 25.0, 5),
+        ({"JOBROUTER_REQUEST_TIMEOUT_SECONDS": "0.5", "JOBROUTER_MAX_RETRIES": "1"}, 0.5, 1),
+    ],
+    ids=["the-largest", "under-a-second-and-one-retry"],
+)
+def test_budgets_are_read_up_to_and_including_their_limits(
+    env: dict[str, str], timeout: float, retries: int
+) -> None:
+    settings = load_settings(ROOT, env)
+
+    assert (settings.request_timeout, settings.max_retries) == (timeout, retries)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "JOBROUTER_REQUEST_TIMEOUT_SECONDS",
+            "25.5",
+            "JOBROUTER_REQUEST_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 25",
+        ),
+        ("JOBROUTER_MAX_RETRIES", "9", "JOBROUTER_MAX_RETRIES must be a whole number from 0 to 5"),
+    ],
+    ids=["timeout", "retries"],
+)
+def test_an_out_of_range_budget_says_what_is_allowed(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(ROOT, {name: value})
+
+    assert str(caught.value) == message
+
+
+def test_inline_and_file_policy_together_name_both_settings() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(ROOT, {"OFFER_POLICY": "{}", "OFFER_POLICY_FILE": "p.json"})
+
+    assert caught.value.setting == "OFFER_POLICY, OFFER_POLICY_FILE"

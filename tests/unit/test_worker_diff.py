@@ -143,3 +143,27 @@ def test_an_empty_patch_changes_nothing() -> None:
     assert WorkerPatch().is_empty
     assert WorkerPatch().changes == ()
     assert not WorkerPatch(tags={"x": None}).is_empty
+
+
+def test_registering_again_repairs_every_kind_of_drift_in_the_same_write() -> None:
+    actual = in_sync(
+        available_for_offers=False,
+        queues=("sales",),
+        channels=(WorkerChannel("chat", 1),),
+        labels=MappingProxyType({"Id": "bot-1", "kind": "human"}),
+        tags=MappingProxyType({"owner": "someone", "extra": 1}),
+    )
+
+    patch = registration_patch(DECLARED, actual)
+
+    assert patch == WorkerPatch(
+        available_for_offers=True,
+        queues=DECLARED.queues,
+        channels=DECLARED.channels,
+        labels={"kind": "bot", "level": 2, "vip": True},
+        tags={"owner": "bots-team", "extra": None},
+    )
+
+
+def test_registering_a_worker_that_is_available_already_leaves_availability_alone() -> None:
+    assert registration_patch(DECLARED, in_sync(capacity=7)) == WorkerPatch(capacity=100)

@@ -189,3 +189,97 @@ def test_peek_ids_reads_the_worker_and_offer_of_an_expiry_without_validating() -
         "c2d3e4f5-0000-4a5b-8c9d-223344556677",
         "job-8850",
     )
+
+
+@pytest.mark.parametrize(
+    ("subject", "worker_id"),
+    [
+        ("worker/" + "b" * 1024, "b" * 1024),
+        ("worker/bot-1/", "bot-1"),
+        ("worker/bot-1/job/j1/extra", "bot-1"),
+    ],
+    ids=["worker-id-at-the-length-limit", "trailing-slash", "longer-path"],
+)
+def test_the_subject_names_the_worker_in_its_second_segment(subject: str, worker_id: str) -> None:
+    assert parse_worker_lifecycle(_deregistered(data={}, subject=subject)).worker_id == worker_id
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["worker/" + "b" * 1025, "workers/bot-1", "worker", "worker/ ", "/worker/bot-1"],
+    ids=["worker-id-too-long", "other-collection", "no-second-segment", "blank-worker", "leading-slash"],
+)
+def test_a_subject_that_names_no_worker_gives_none(subject: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(_deregistered(data={}, subject=subject))
+
+    assert caught.value.field == "data.workerId"
+    assert caught.value.message == "missing (and the subject names no worker)"
+
+
+def test_a_null_data_worker_id_is_read_from_the_subject() -> None:
+    assert parse_worker_lifecycle(
+        _deregistered(data={"workerId": None}, subject="worker/bot-3")
+    ).worker_id == ("bot-3")
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [("eventgrid", "eventType"), ("cloudevents", "type")],
+    ids=["eventgrid", "cloudevents"],
+)
+def test_another_event_type_names_both_lifecycle_types_and_the_event(schema: str, field: str) -> None:
+    env = _deregistered(schema=schema, event_type="Microsoft.Communication.RouterWorkerRegistered")
+
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(env)
+
+    assert (caught.value.field, caught.value.event_id) == (field, "e1")
+    assert caught.value.message == (
+        "expected 'Microsoft.Communication.RouterWorkerOfferExpired' or "
+        "'Microsoft.Communication.RouterWorkerDeregistered'"
+    )
+
+
+def test_an_offer_expired_event_keeps_its_channel_and_queue() -> None:
+    env = _deregistered(
+        event_type="Microsoft.Communication.RouterWorkerOfferExpired",
+        data={"workerId": "bot-1", "offerId": "o1", "jobId": "j1", "queueId": "q1", "channelId": "chat"},
+    )
+
+    assert parse_worker_lifecycle(env) == OfferExpired("e1", "bot-1", "o1", "j1", "q1", "chat")
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "message"),
+    [
+        (_deregistered(data=[1]), "data", "expected a JSON object, got an array"),
+        (_deregistered(data=None), "data", "expected a JSON object, got null"),
+        (
+            _deregistered(data={}, subject="job/j1"),
+            "data.workerId",
+            "missing (and the subject names no worker)",
+        ),
+        (_deregistered(data={"workerId": 5}), "data.workerId", "expected a string, got a number"),
+    ],
+    ids=["data-array", "data-null", "no-worker-anywhere", "numeric-worker"],
+)
+def test_a_malformed_lifecycle_event_names_the_event_and_says_what_is_wrong(
+    env: Envelope, field: str, message: str
+) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(env)
+
+    assert (caught.value.field, caught.value.event_id, caught.value.message) == (field, "e1", message)
+
+
+@pytest.mark.parametrize("event_id", [None, "", 7], ids=["missing", "empty", "number"])
+def test_a_lifecycle_event_without_an_id_says_so(event_id: object) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_worker_lifecycle(_deregistered(event_id=event_id))
+
+    assert (caught.value.field, caught.value.message, caught.value.event_id) == (
+        "id",
+        "the event has no id",
+        None,
+    )

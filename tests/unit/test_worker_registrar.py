@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,59 @@ def test_the_patch_body_uses_wire_names_and_leaves_out_what_does_not_change() ->
         "tags": {"owner": None},
     }
     assert patch_body(WorkerPatch()) == {}
+
+
+def test_a_sparse_worker_reads_with_nothing_invented() -> None:
+    sparse = {
+        "id": "bot-2",
+        "labels": {"gone": None, "kind": "bot"},
+        "tags": {"gone": None, "team": "blue"},
+        "channels": [{"channelId": "chat"}],
+    }
+    fake = FakeJobRouter([Answer(200, json.dumps(sparse))])
+
+    state = registrar(fake).get("bot-2", timeout=10)
+
+    assert state == WorkerState(
+        worker_id="bot-2",
+        etag=None,
+        available_for_offers=False,
+        state=None,
+        queues=(),
+        capacity=None,
+        channels=(WorkerChannel("chat", 0, None),),
+        labels={"kind": "bot"},
+        tags={"team": "blue"},
+    )
+
+
+def test_an_upsert_is_bounded_by_the_request_timeout_and_the_time_given() -> None:
+    fake = FakeJobRouter([Answer(200, json.dumps(WORKER_JSON)), Answer(200, json.dumps(WORKER_JSON))])
+    settings = Settings(
+        app_root=Path("."), connection_string=KEY_SETTINGS.connection_string, request_timeout=4.0
+    )
+
+    registrar(fake, settings).upsert("bot-1", WorkerPatch(capacity=1), etag="etag-7", timeout=30)
+    registrar(fake, settings).upsert("bot-1", WorkerPatch(capacity=1), etag="etag-7", timeout=1.5)
+
+    assert [r.timeout for r in fake.requests] == [(4.0, 4.0), (1.5, 1.5)]
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["off-by-default", "on-when-asked"])
+def test_the_registrars_network_trace_is_on_only_when_asked_for(
+    caplog: pytest.LogCaptureFixture, enabled: bool
+) -> None:
+    trace_logger = "azure.core.pipeline.policies._universal"  # NetworkTraceLoggingPolicy, at DEBUG
+    caplog.set_level(logging.DEBUG, logger=trace_logger)
+    fake = FakeJobRouter([Answer(200, json.dumps(WORKER_JSON))])
+    built = (
+        build_registrar(KEY_SETTINGS, transport=fake.transport(), logging_enable=True)
+        if enabled
+        else build_registrar(KEY_SETTINGS, transport=fake.transport())  # the default
+    )
+
+    built.get("bot-1", timeout=10)
+
+    traced = "\n".join(r.getMessage() for r in caplog.records if r.name == trace_logger)
+    assert ("'Authorization': 'REDACTED'" in traced) is enabled
+    assert "Signature=" not in traced

@@ -2,7 +2,8 @@
 
 Queued jobs are taken by priority (highest first), then time in queue, then creation; each gets offers
 up to its distribution policy's ``maxConcurrentOffers`` (minus the offers it already has), to the eligible
-workers (:mod:`devstack.jobrouter.eligibility`) in the mode's order (:mod:`devstack.jobrouter.matching`).
+workers (:mod:`devstack.jobrouter.eligibility`) in the mode's order (:mod:`devstack.jobrouter.matching`;
+best-worker scores under a scoring rule from :mod:`.worker_scores`).
 A pass runs at most once per event loop turn, after whatever changes asked for it.
 
 A pass looks only at what the changes since the last one can affect (:mod:`.matching_index` explains
@@ -22,9 +23,10 @@ from datetime import datetime
 
 from devstack.jobrouter.eligibility import candidate
 from devstack.jobrouter.engine.engine_context import EngineContext
-from devstack.jobrouter.engine.matching_index import Changes, Entry, QueueChannel
+from devstack.jobrouter.engine.matching_index import Changes, Entry, QueueChannel, matching_order
 from devstack.jobrouter.engine.offer_expiry import arm_offer_expiry
 from devstack.jobrouter.engine.offer_lifecycle import issue_offer
+from devstack.jobrouter.engine.worker_scores import scored_candidates
 from devstack.jobrouter.matching import order_candidates
 from devstack.jobrouter.store import Record
 
@@ -51,6 +53,7 @@ def dispatch(ctx: EngineContext) -> int:
     now = ctx.now()
     ctx.index.release_due_retries(now)
     changes = ctx.index.take_changes()
+    ctx.scores.prune(lambda job_id: ctx.index.entry_of(job_id) is not None)
     looked_at = 0
     try:
         for job, workers in _matchable(ctx, changes):
@@ -141,12 +144,19 @@ def _offer_job(ctx: EngineContext, job: Record, workers: list[Record], now: date
     if wanted <= 0:
         return
     channel_id = job.body.get("channelId")
+    held_back = ctx.scores.held_back(matching_order(job))  # waiting to be scored for a job ranked above
     candidates = [
         c
         for w in workers
-        if (c := candidate(job, w, mode, now, functools.partial(_jobs_on_channel, ctx, w, channel_id)))
+        if str(w.body["id"]) not in held_back
+        and (c := candidate(job, w, mode, now, functools.partial(_jobs_on_channel, ctx, w, channel_id)))
         is not None
     ]
+    if candidates and mode.get("kind") == "bestWorker":
+        scored = scored_candidates(ctx, job, mode, candidates)
+        if scored is None:
+            return  # its scoring rule is being called; the answers make the job changed again
+        candidates = scored
     if not candidates:
         return
     rr = ctx.store.meta.get("roundRobin", {})

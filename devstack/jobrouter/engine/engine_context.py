@@ -1,4 +1,4 @@
-"""The engine's shared context: store, matching index, clock, timers, the event sink and the settings.
+"""The engine's shared context: store, matching index, clock, timers, events, rule calls and settings.
 
 Every lifecycle module of the engine is a set of functions whose first argument is the one
 :class:`EngineContext` the :class:`~devstack.jobrouter.engine.router.Router` builds. It holds no routing
@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from devstack.jobrouter.engine.matching_index import MatchingIndex
+from devstack.jobrouter.engine.worker_scores import ScoreBooks
 from devstack.jobrouter.errors import BadRequest
 from devstack.jobrouter.event_types import RouterEvent
+from devstack.jobrouter.rule_call_tasks import RuleCallTasks
 from devstack.jobrouter.store import Record, Store
 from devstack.jobrouter.timers import Clock, Timers
 
@@ -54,6 +56,10 @@ class EngineContext:
     loop: asyncio.AbstractEventLoop | None = None
     attached_timers: Timers | None = None
     dispatch_pending: bool = field(default=False)
+    #: Function/webhook rule calls in flight (classification and best-worker scoring).
+    rule_calls: RuleCallTasks | None = None
+    #: Scores of queued jobs' candidates under a scoring rule (:mod:`.worker_scores`).
+    scores: ScoreBooks = field(default_factory=ScoreBooks)
 
     def now(self) -> datetime:
         """The engine's clock."""

@@ -9,12 +9,21 @@ actions come back here to cancel or re-queue it: the two modules call each other
 
 from __future__ import annotations
 
+import copy
 import functools
-from dataclasses import replace
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from devstack.jobrouter import event_payloads as events
-from devstack.jobrouter.classification import ClassificationFailure, classify
+from devstack.jobrouter.classification import (
+    ClassificationFailure,
+    classify,
+    job_payload,
+    remote_rules,
+)
 from devstack.jobrouter.engine import exception_rules
 from devstack.jobrouter.engine.engine_context import EngineContext
 from devstack.jobrouter.engine.job_scheduling import arm_schedule, arm_selector_expiry, wait_for_activation
@@ -25,6 +34,9 @@ from devstack.jobrouter.engine.worker_state import release_assignment
 from devstack.jobrouter.errors import BadRequest, Conflict, NotFound
 from devstack.jobrouter.resource_entities import normalize_job
 from devstack.jobrouter.resources import WRITABLE
+from devstack.jobrouter.router_rules import FunctionRule, RemoteRule, remote_rule
+from devstack.jobrouter.rule_call_tasks import RuleCall, RuleCallResult
+from devstack.jobrouter.rule_http import RuleCallError
 from devstack.jobrouter.store import Record
 from devstack.jobrouter.wire import JsonObject, format_time, parse_time
 
@@ -42,6 +54,8 @@ __all__ = [
     "require_job",
     "upsert_job",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def require_job(ctx: EngineContext, job_id: str) -> Record:
@@ -176,29 +190,103 @@ def process(ctx: EngineContext, job_id: str) -> None:
 
 
 def classify_job(ctx: EngineContext, job: Record) -> None:
-    """Run the job's classification policy: queue it where it says, or mark it ``classificationFailed``."""
-    body = job.body
-    policy_id = str(body.get("classificationPolicyId"))
+    """Run the job's classification policy: queue it where it says, or mark it ``classificationFailed``.
+
+    A policy with ``function``/``webhook`` rules calls them first: the job stays ``pendingClassification``
+    until they answer (or fail, or time out), then is classified with their answers.
+    """
+    policy_id = str(job.body.get("classificationPolicyId"))
     policy = ctx.store.get("classificationPolicies", policy_id)
+    if policy is None:
+        failure = ClassificationFailure(
+            "ClassificationPolicyNotFound", f"Classification policy {policy_id!r} does not exist."
+        )
+        _classification_failed(ctx, job, policy_id, failure)
+        return
+    remote = remote_rules(policy.body)
+    if not remote:
+        _apply_classification(ctx, job, policy_id, policy.body, {})
+        return
+    attempt = int(job.internal.get("classificationAttempt", 0)) + 1
+    job.internal["classificationAttempt"] = attempt
+    if job.body.get("status") != "pendingClassification":
+        job.body["status"] = "pendingClassification"
+        ctx.touch("jobs", job)
+    snapshot = copy.deepcopy(policy.body)  # the policy as it was when its rules were called
+    calls = [RuleCall(target, _target_of(rule), job_payload(job.body)) for target, rule in remote]
+    pending = _RuleCalls(str(job.body["id"]), attempt, policy_id, snapshot, calls)
+    answered = functools.partial(_rules_answered, ctx, pending)
+    if ctx.rule_calls is None or ctx.loop is None:
+        answered([RuleCallError("the emulator makes no rule calls until it is started")] * len(calls))
+        return
+    ctx.rule_calls.start(ctx.loop, calls, answered)
+
+
+def _target_of(rule: Mapping[str, Any]) -> RemoteRule:
+    target = remote_rule(rule)
+    assert target is not None, "remote_rules lists function and webhook rules only"
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleCalls:
+    """A classification waiting for its policy's function/webhook rules to answer."""
+
+    job_id: str
+    attempt: int
+    policy_id: str
+    policy: JsonObject
+    calls: list[RuleCall]
+
+
+def _rules_answered(ctx: EngineContext, pending: _RuleCalls, results: list[RuleCallResult]) -> None:
+    """Classify with the rules' answers, unless the job moved on meanwhile (updated, cancelled...)."""
+    job = ctx.store.get("jobs", pending.job_id)
+    if (
+        job is None
+        or job.internal.get("classificationAttempt") != pending.attempt
+        or job.body.get("status") != "pendingClassification"
+        # updated meanwhile (its own classification is on its way): the answers are for other labels
+        or job.body.get("classificationPolicyId") != pending.policy_id
+        or job_payload(job.body) != pending.calls[0].payload
+    ):
+        return
+    calls, policy_id, policy = pending.calls, pending.policy_id, pending.policy
+    failed = next(
+        (
+            (call, result)
+            for call, result in zip(calls, results, strict=True)
+            if isinstance(result, RuleCallError)
+        ),
+        None,
+    )
+    if failed is not None:
+        call, error = failed
+        code = "FunctionRuleFailed" if isinstance(call.rule, FunctionRule) else "WebhookRuleFailed"
+        failure = ClassificationFailure(code, f"{call.target}: {error}", target=call.target)
+        _classification_failed(ctx, job, policy_id, failure)
+    else:
+        outputs = {call.target: result for call, result in zip(calls, results, strict=True)}
+        _apply_classification(ctx, job, policy_id, policy, outputs)
+    ctx.commit()
+
+
+def _apply_classification(
+    ctx: EngineContext, job: Record, policy_id: str, policy: JsonObject, remote_outputs: Mapping[str, Any]
+) -> None:
+    body = job.body
     queues = {qid: r.body for qid, r in ctx.store.collections["queues"].items()}
     try:
-        if policy is None:
-            raise ClassificationFailure(
-                "ClassificationPolicyNotFound", f"Classification policy {policy_id!r} does not exist."
-            )
         result = classify(
-            body, policy.body, queues, ctx.rng, requested_queue_id=job.internal.get("requestedQueueId")
+            body,
+            policy,
+            queues,
+            ctx.rng,
+            requested_queue_id=job.internal.get("requestedQueueId"),
+            remote_outputs=remote_outputs,
         )
     except ClassificationFailure as failure:
-        body["status"] = "classificationFailed"
-        ctx.touch("jobs", job)
-        ctx.emit(
-            events.job_classification_failed(
-                job_ref(job),
-                classification_policy_id=policy_id,
-                errors=[{"code": failure.code, "message": failure.message}],
-            )
-        )
+        _classification_failed(ctx, job, policy_id, failure)
         return
     queue_changed = body.get("queueId") != result.queue_id
     body["queueId"] = result.queue_id
@@ -215,6 +303,19 @@ def classify_job(ctx: EngineContext, job: Record) -> None:
         )
     )
     enqueue(ctx, job, queue_changed=queue_changed)
+
+
+def _classification_failed(
+    ctx: EngineContext, job: Record, policy_id: str, failure: ClassificationFailure
+) -> None:
+    job.body["status"] = "classificationFailed"
+    ctx.touch("jobs", job)
+    log.info("job %s: classification failed: %s", job.body["id"], failure.message)
+    ctx.emit(
+        events.job_classification_failed(
+            job_ref(job), classification_policy_id=policy_id, errors=[failure.as_error()]
+        )
+    )
 
 
 def enqueue(ctx: EngineContext, job: Record, *, queue_changed: bool) -> None:

@@ -31,6 +31,8 @@ from devstack.jobrouter.engine.matching_index import MatchingIndex
 from devstack.jobrouter.errors import BadRequest, NotFound
 from devstack.jobrouter.event_types import RouterEvent
 from devstack.jobrouter.resources import WRITABLE, check_patch_fields, writable_part
+from devstack.jobrouter.rule_call_tasks import RuleCallTasks
+from devstack.jobrouter.rule_http import HttpRuleCaller, RuleCaller
 from devstack.jobrouter.store import Record, StateWriteError, Store
 from devstack.jobrouter.timers import Clock, Timers
 from devstack.jobrouter.wire import JsonObject, merge_patch, normalize_numbers
@@ -70,6 +72,7 @@ class Router:
         rng: random.Random | None = None,
         processing_delay: float = 0.0,
         default_offer_expiry_seconds: float = 31_536_000.0,
+        rule_caller: RuleCaller | None = None,
         worker_idle_seconds: float = 7 * 24 * 3600.0,
     ) -> None:
         self.store = store
@@ -81,6 +84,7 @@ class Router:
             rng=rng or random.Random(),
             processing_delay=processing_delay,
             default_offer_expiry_seconds=default_offer_expiry_seconds,
+            rule_calls=RuleCallTasks(rule_caller or HttpRuleCaller()),
             worker_idle_seconds=worker_idle_seconds,
         )
         self._ctx.deregister_idle = functools.partial(worker_lifecycle.deregister_idle, self._ctx)
@@ -98,6 +102,11 @@ class Router:
         self._ctx.attached_timers = Timers(loop, self._ctx.clock, on_fire=self.commit_or_stop)
         resume.resume(self._ctx)
         self.commit()
+
+    async def stop_rule_calls(self) -> None:
+        """Cancel the function/webhook rule calls in flight and close their HTTP session."""
+        if self._ctx.rule_calls is not None:
+            await self._ctx.rule_calls.close()
 
     def close(self) -> None:
         """Cancel all timers and close the store."""
@@ -135,6 +144,7 @@ class Router:
         for key in list(self.timers.pending()):
             self.timers.cancel(key)
         self.store.clear()
+        self._ctx.scores.books.clear()
         self._ctx.index.rebuild()
 
     # ------------------------------------------------------------------------------- resources

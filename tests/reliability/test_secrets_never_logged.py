@@ -1,12 +1,19 @@
-"""Issue 6 (5), secrets. The emulator answers 401 to a bad HMAC signature, a stale ``x-ms-date`` and a
+"""Secrets never reach a log. The emulator answers 401 to a bad HMAC signature, a stale ``x-ms-date`` and a
 missing ``Authorization``; the function's Entra ID path runs at DEBUG with azure-core's network trace on;
-and, last of the session, no line logged by any test here (nor any child process's log file) holds the
-access key, a connection string, an HMAC signature or a bearer token."""
+and a run that uses every secret logs none of them (no access key, connection string, HMAC signature or
+bearer token), in-process or in a child process's log file. Every other reliability test gets the same
+check on its own lines (tests/reliability/conftest.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -16,22 +23,26 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+from azure.communication.jobrouter import JobRouterClient
+from azure.core.credentials import AzureKeyCredential
 
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
+from devstack.jobrouter.__main__ import ACCESS_KEY_ENV
 from devstack.jobrouter.auth import sign
 from devstack.jobrouter.config import DEV_ACCESS_KEY
+from devstack.polling import wait_until
 from offer_handlers.client import build_responder
 from offer_handlers.errors import ConfigurationError
 from offer_handlers.execute import Outcome
 from offer_handlers.handler import OfferHandler
 from offer_handlers.settings import load_settings
 from tests.fixtures import envelope, fresh, load_event, single
-from tests.fixtures.http import FakeCredential
-from tests.reliability.figures import record
+from tests.fixtures.http import ACCESS_KEY, FakeCredential
 from tests.reliability.secrets_scan import BEARER_TOKEN, SecretScanner
 
 PATH: Final = "/routing/workers/w-1?api-version=2023-11-01"
 SIGNED: Final = "x-ms-date;host;x-ms-content-sha256"
+READY: Final = re.compile(r"Job Router emulator listening on (?P<endpoint>\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -117,22 +128,52 @@ def test_a_refused_bearer_token_is_a_configuration_error_naming_settings_not_the
     assert BEARER_TOKEN not in str(raised.value)
 
 
-def test_no_secret_in_any_log_line_of_the_run(scanner: SecretScanner) -> None:
-    """Runs last (conftest orders it): everything the session logged at DEBUG, and child logs."""
-    record(
-        "secrets",
-        "scan",
-        {
-            "lines_scanned": scanner.lines,
-            "log_records": scanner.records,
-            "child_log_files": scanner.files,
-            "lines_by_source": scanner.lines_by_source(),
-            "lines_with_a_secret": len(scanner.leaks),
-            "emulator_banners_with_the_public_dev_key": scanner.dev_key_banners,
-        },
-        command="make reliability (the whole session; test_secrets_last.py runs last)",
-    )
+def run_child_emulator(log: Path) -> None:
+    """``python -m devstack.jobrouter`` at DEBUG with a key of its own, sent one SDK call (azure-core's
+    HTTP logging at DEBUG, which redacts ``Authorization``), then stopped."""
+    env = {**os.environ, ACCESS_KEY_ENV: ACCESS_KEY}
+    with log.open("w", encoding="utf-8") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "devstack.jobrouter", "--port", "0", "--log-level", "DEBUG"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            banner = wait_until(
+                lambda: READY.search(log.read_text(encoding="utf-8")),
+                timeout=30,
+                what="the emulator listening",
+            )
+            credential = AzureKeyCredential(ACCESS_KEY)
+            with JobRouterClient(banner["endpoint"], credential, retry_total=0) as client:
+                assert list(client.list_workers()) == []
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=30)
+
+
+def test_a_run_that_uses_every_secret_logs_none_of_them(tmp_path: Path) -> None:
+    """Given DEBUG everywhere and azure-core's network trace on, when the emulator is called with good and
+    bad HMAC signatures, with no credential, through the Entra ID path (a bearer token), and a child emulator
+    runs with a key of its own, then no log line and no line of the child's log holds a secret."""
+    scanner = SecretScanner()
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    try:
+        with EmulatorThread(EmulatorConfig(bearer_token=BEARER_TOKEN)) as emu:
+            for build, expected in REQUESTS.values():
+                assert status_of(build(emu)) == expected
+            offer = fresh(single(load_event("offer_issued.eventgrid")), seconds_left=60)
+            assert entra_handler(emu, FakeCredential()).handle(envelope(offer)).outcome is Outcome.GONE
+        child_log = tmp_path / "emulator.log"
+        run_child_emulator(child_log)
+        scanner.scan_file(child_log)
+    finally:
+        root.removeHandler(scanner)
+
     assert scanner.records > 0
+    assert scanner.files == 1
     assert scanner.leaks == []
 
 

@@ -17,7 +17,8 @@ from devstack.demo.scenario_document import DEFAULT_SCENARIO, load_scenario, par
 from offer_handlers.decide import Accept, Decline, Leave, decide
 from offer_handlers.events import Envelope, parse_offer
 from offer_handlers.policy_document import load_policy_file
-from tests.e2e.support import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 EXAMPLE: dict[str, Any] = json.loads(DEFAULT_SCENARIO.read_text())
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.fleet_repair import repair_latencies
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from devstack.jobrouter import event_types as router
+from devstack.jobrouter.eventgrid import VALIDATION_EVENT_TYPE
 
 __all__ = [
     "JOB_CLOSED",
@@ -27,8 +28,6 @@ __all__ = [
     "DemoEvent",
     "parse_envelope",
 ]
-
-VALIDATION_EVENT_TYPE: Final = "Microsoft.EventGrid.SubscriptionValidationEvent"
 
 # Short names (no ``Microsoft.Communication.`` prefix) of the emulator's own event type constants.
 OFFER_ISSUED: Final = router.short_event_type(router.WORKER_OFFER_ISSUED)

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.demo.hostlog import (
     DECISION_LOGGER,
     FLEET_ACTION_LOGGER,

@@ -1,4 +1,4 @@
-"""A loopback webhook that answers like an Event Grid subscriber, for tests.
+"""A loopback webhook that answers like an Event Grid subscriber, for testing an Event Grid publisher.
 
 :class:`EventGridReceiver` (asyncio) and :class:`EventGridReceiverThread` (its own loop in a background
 thread, for sync tests) listen on 127.0.0.1 on a free port and:
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 from aiohttp import web
+
+from devstack.polling import WaitTimeout, wait_until, wait_until_async
 
 __all__ = [
     "Answer",
@@ -71,10 +73,12 @@ class ReceivedRequest:
 
     @property
     def is_validation(self) -> bool:
+        """True for the ``SubscriptionValidation`` handshake request."""
         return (self.aeg_event_type or "").lower() == "subscriptionvalidation"
 
     @property
     def is_notification(self) -> bool:
+        """True for a ``Notification`` request (one that carries events)."""
         return (self.aeg_event_type or "").lower() == "notification"
 
     @property
@@ -235,13 +239,15 @@ class EventGridReceiver:
         self, predicate: Callable[[EventGridReceiver], bool], *, timeout: float, interval: float = 0.01
     ) -> bool:
         """Poll ``predicate(self)`` until it holds or ``timeout`` passes; returns whether it held."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if predicate(self):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(interval)
+
+        async def holds() -> bool:
+            return predicate(self)
+
+        try:
+            await wait_until_async(holds, timeout=timeout, interval=interval)
+        except WaitTimeout:
+            return False
+        return True
 
     async def wait_for_events(
         self, count: int, *, timeout: float, accepted_only: bool = True
@@ -379,21 +385,23 @@ class EventGridReceiverThread:
 
     @property
     def url(self) -> str:
+        """The webhook URL to subscribe (the receiver's; see :attr:`EventGridReceiver.url`)."""
         return self.receiver.url
 
     def wait_for_events(
         self, count: int, *, timeout: float, accepted_only: bool = True
     ) -> list[dict[str, Any]]:
         """Block until ``count`` distinct events arrived; TimeoutError listing what did arrive otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            events = self.receiver.events(accepted_only=accepted_only, unique=True)
-            if len(events) >= count:
-                return events
-            if time.monotonic() >= deadline:
-                got = [_event_type(e) for e in events]
-                raise TimeoutError(f"expected {count} events within {timeout}s, got {len(got)}: {got}")
-            time.sleep(0.01)
+
+        def arrived() -> bool:
+            return len(self.receiver.events(accepted_only=accepted_only, unique=True)) >= count
+
+        try:
+            wait_until(arrived, timeout=timeout, interval=0.01)
+        except WaitTimeout:
+            got = [_event_type(e) for e in self.receiver.events(accepted_only=accepted_only, unique=True)]
+            raise TimeoutError(f"expected {count} events within {timeout}s, got {len(got)}: {got}") from None
+        return self.receiver.events(accepted_only=accepted_only, unique=True)
 
     def __getattr__(self, name: str) -> Any:
         # requests, notifications(), events(), event_types(), set_answers(), ... delegate to the receiver.
