@@ -48,6 +48,7 @@ from azure.core.credentials import AzureKeyCredential
 from devstack.demo import demo_event as ev
 from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ProcessStack
+from devstack.demo.run import event_log_limit
 from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.polling import wait_until_async
@@ -158,6 +159,7 @@ async def run_open_loop(jobs: int, log_dir: Path, scanner: SecretScanner, *, fle
             retry_scale=0.02,
             log_dir=log_dir,
             host_settings={"PYTHON_THREADPOOL_THREAD_COUNT": str(THREADS)},
+            event_log_limit=event_log_limit(jobs),  # the reconciliation reads every event back
         )
     )
     await webhook.start()
