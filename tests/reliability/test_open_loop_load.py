@@ -269,7 +269,8 @@ async def recovered(
     fleet_errors = Counter(str(line.fields.get("error")) for line in workers if line.outcome == "error")
     unexplained = dict(reconciled["unexplained"])
     # An accept that timed out while Job Router was saturated may still have taken effect: the
-    # invocation failed (transient), and the redelivery found the offer gone (already accepted).
+    # invocation failed (transient), and the redelivery found the offer gone (already accepted) or came
+    # after the offer's expiry (left, no call).
     late_accepts = accepts_that_timed_out(events, snapshot.decisions)
     unexplained["accepted offers without one function accept"] -= late_accepts
     # No fault is injected here: the closed-loop test's 503 accounting becomes "only transient failures"
@@ -301,7 +302,8 @@ async def recovered(
 
 
 def accepts_that_timed_out(events: list[Mapping[str, Any]], lines: Sequence[DecisionRecord]) -> int:
-    """Accepted offers whose accept call timed out (transient error) and whose redelivery found them gone."""
+    """Accepted offers whose accept call timed out (a transient error, no status) and whose redelivery
+    found them gone, or arrived after the offer's expiry and left them (no call past expiry)."""
     accepted = {e["data"].get("offerId") for e in events if str(e["eventType"]).endswith(ev.OFFER_ACCEPTED)}
     outcomes: dict[str, list[tuple[str | None, str | None]]] = {}
     for line in lines:
@@ -312,7 +314,7 @@ def accepts_that_timed_out(events: list[Mapping[str, Any]], lines: Sequence[Deci
         for seen in outcomes.values()
         if ("accepted", None) not in seen
         and ("error", "RetryableServiceError") in seen
-        and any(outcome == "gone" for outcome, _ in seen)
+        and any(outcome in ("gone", "left") for outcome, _ in seen)
     )
 
 
