@@ -308,6 +308,39 @@ def _restart(figures: Mapping[str, Any]) -> list[str]:
     return [*out, *_table(list(value.items())), "", _command(command), ""]
 
 
+_HARDENING = {
+    "poison": (
+        "Poisonous objects: numbers out of range or not finite, and policies that slipped past validation",
+        "Every bad body is refused with a 400 naming the field; a policy too large to issue an offer with "
+        "(planted in the store, as an old state file could hold) keeps its own job queued and stalls no "
+        "other queue.",
+    ),
+    "failed_writes": (
+        "Writes the state file refuses (`--state`, the database made read-only mid-run)",
+        "A write that cannot be saved is answered 503 and rolled back; after a restart every acknowledged "
+        "write is there and no refused one is.",
+    ),
+    "slow_clients": (
+        "Clients that send their headers one byte a second",
+        "The header read timeout (60 s by default; 2 s in the test) disconnects each of them while other "
+        "requests are served.",
+    ),
+}
+
+
+def _hardening(figures: Mapping[str, Any]) -> list[str]:
+    out = ["## 7. Bad objects, failed writes and slow clients (the emulator)", ""]
+    for name, (title, claim) in _HARDENING.items():
+        found = _figure(figures, "hardening", name)
+        out += [f"### {title}", "", claim, ""]
+        if found is None:
+            out += [MISSING, ""]
+            continue
+        value, command = found
+        out += [*_table(list(value.items())), "", _command(command), ""]
+    return out
+
+
 FINDINGS = """## Findings
 
 * **Load above the function's answer rate stalls every bot.** Offers live 60 s in the load test; Job Router
@@ -349,7 +382,7 @@ def render(figures: Mapping[str, Any]) -> str:
                 "Slowest tests: " + "; ".join(f"`{n.split('::')[-1]}` {s} s" for n, s in value["slowest"]),
                 "",
             ]
-    for part in (_bad_input, _faults, _disorder, _load_section, _open_loop, _secrets, _restart):
+    for part in (_bad_input, _faults, _disorder, _load_section, _open_loop, _secrets, _restart, _hardening):
         lines += part(figures)
     lines += FINDINGS.splitlines()
     return "\n".join(lines).rstrip() + "\n"
