@@ -4,7 +4,9 @@
 ``func.CloudEvent``, by the subscription's schema) into plain data and hands it to the process-wide
 ``OfferHandler``, which decides, answers the offer and logs one line. ``on_worker_lifecycle`` and
 ``reconcile_fleet`` keep the declared bot fleet registered (``FleetKeeper``). Each raises only when a
-redelivery (or the next run) can help (README.md, "The outcome contract", "The bot fleet").
+redelivery (or the next run) can help (README.md, "The outcome contract", "The bot fleet"). ``health``
+(GET /api/health, function key) reports whether settings, policy and Job Router access work (README.md,
+"Checking a deployment").
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def on_worker_lifecycle(event: func.EventGridEvent) -> None:
 def reconcile_fleet(timer: func.TimerRequest) -> None:
     """Compare every declared bot with Job Router and repair what drifted (FLEET_RECONCILE_SCHEDULE)."""
     fleet_keeper.reconcile()
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """200 and ``{"status": "healthy", ...}`` when everything checks out, else 503 naming the setting."""
+    report = handler.health()
+    return func.HttpResponse(report.to_json(), status_code=report.status_code, mimetype="application/json")
 
 
 def to_envelope(event: func.EventGridEvent | func.CloudEvent) -> Envelope:

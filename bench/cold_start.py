@@ -1,8 +1,9 @@
 """Benchmark 1: cold start, measured in fresh processes.
 
-``import function_app`` against the floor (a process that imports only azure.functions and
-azure.communication.jobrouter), the first invocation on the key path, and the Entra ID path's first-use
-import of azure.identity.
+``import function_app`` in fresh processes against the floor (a process that
+imports only azure.functions and azure.communication.jobrouter), the first invocation on the key path, the
+Entra ID path's first-use import of azure.identity, and OpenTelemetry mode's added cost (the app's side, and
+the worker's import and configuration of the Azure Monitor distro).
 
 Every probe is a fresh ``python bench/probe_cold.py MODE`` (bytecode compiled first, as Oryx/remote build
 does); floor and app runs alternate so machine noise hits both alike.
@@ -21,6 +22,11 @@ from bench.emulator import start_emulator
 
 PROBE = str(ROOT / "bench" / "probe_cold.py")
 ACCEPT_ALL = '{"version": 1, "rules": [], "default": {"action": "accept"}}'
+# Shaped like a real one; the ingestion endpoint is a closed loopback port (nothing is sent in the window).
+FAKE_APPINSIGHTS = (
+    "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/;"
+    "LiveEndpoint=http://127.0.0.1:9/"
+)
 
 
 def _probe(mode: str, env: dict[str, str]) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
             _probe(mode, key_env)  # warm-up: writes any missing bytecode, fills the page cache
         log(f"cold start: {repeats} x 4 fresh processes")
         r = _runs(("floor-import", "app-import", "floor-first", "app-first"), key_env, repeats)
+        otel = _otel_runs(key_env, repeats)
         log(f"cold start: responder build, {repeats} x 2 fresh processes")
         _probe("app-responder-entra", entra_env)
         resp = {
@@ -145,6 +152,7 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
         target="= 0",
         passed=identity_key == 0,
     )
+    _add_otel_rows(table, r["app-first"], otel)
     key_resp, entra_resp = median(resp["key"]), median(resp["entra"])
     table.add(
         "Entra ID path: first-use build of the client (imports azure.identity, DefaultAzureCredential)",
@@ -182,6 +190,65 @@ def run(repeats: int = 21, *, no_bytecode_repeats: int = 5) -> Table:
         "the Entra ID path (checked above in the same processes)."
     )
     return table
+
+
+def _otel_runs(key_env: dict[str, str], repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Telemetry off and on, and the worker's distro start-up, interleaved in fresh processes."""
+    otel_env = dict(key_env, PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY="true")
+    worker_env = dict(key_env, BENCH_APPINSIGHTS=FAKE_APPINSIGHTS)
+    _probe("app-first", otel_env)  # warm-up
+    _probe("worker-otel-init", worker_env)
+    log(f"cold start: OpenTelemetry mode, {repeats} x 3 fresh processes")
+    otel: dict[str, list[dict[str, Any]]] = {"off": [], "on": [], "worker": []}
+    for _ in range(repeats):
+        otel["off"].append(_probe("app-first", key_env))
+        otel["on"].append(_probe("app-first", otel_env))
+        otel["worker"].append(_probe("worker-otel-init", worker_env))
+    return otel
+
+
+def _add_otel_rows(
+    table: Table, key_first: list[dict[str, Any]], otel: dict[str, list[dict[str, Any]]]
+) -> None:
+    def med(mode: str, key_name: str) -> float:
+        return median([float(x[key_name]) for x in otel[mode]])
+
+    otel_off = max(int(x["otel_modules"]) for x in [*key_first, *otel["off"]])
+    table.add(
+        "OpenTelemetry modules in sys.modules after the first key-path invocation, telemetry off",
+        float(otel_off),
+        "",
+        target="= 0 (imported only when on)",
+        passed=otel_off == 0,
+    )
+    on_first, off_first = med("on", "cpu_total_ms"), med("off", "cpu_total_ms")
+    table.add(
+        "telemetry on, CPU time: import + first offer answered (the app's side: span, attributes, "
+        "metrics, azure-core tracing)",
+        on_first,
+        "ms",
+        baseline_name="telemetry off, same run (CPU time)",
+        baseline=off_first,
+        target="context: the added cost when on is value - baseline",
+    )
+    table.add(
+        "telemetry on, CPU time: the worker's start-up import of the Azure Monitor distro",
+        med("worker", "cpu_import_ms"),
+        "ms",
+        target="context (once per worker process, before the app is imported)",
+    )
+    table.add(
+        "telemetry on, CPU time: the worker's `configure_azure_monitor()`",
+        med("worker", "cpu_configure_ms"),
+        "ms",
+        target="context (once per worker process)",
+    )
+    table.notes.append(
+        "Telemetry rows are CPU time (`time.process_time()`), which other load on the machine barely "
+        f"moves; wall-clock medians of the same probes: app side on {med('on', 'total_ms'):.0f} ms vs off "
+        f"{med('off', 'total_ms'):.0f} ms; distro import {med('worker', 'import_ms'):.0f} ms, configure "
+        f"{med('worker', 'configure_ms'):.0f} ms."
+    )
 
 
 def _path_note() -> str:

@@ -37,8 +37,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from bench.common import PYTHON, ROOT, Table, child_env, log, percentile
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ChildProcess, ProcessStack
 from devstack.demo.run import fetch_events
 from devstack.demo.stack import StackOptions, free_port, wait_until_validated
@@ -48,6 +48,8 @@ from devstack.jobrouter.config import DEV_ACCESS_KEY
 ACCEPT_ALL = '{"version": 1, "rules": [], "default": {"action": "accept"}}\n'
 WORKERS = 20
 LEVELS = (1, 10, 50)
+#: The analysis reads back every event of a level's run (a few thousand jobs), so the emulator keeps them all.
+EVENT_LOG_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +185,11 @@ async def _stack_level(
     await feedback.webhook.start()
     policy = tmp / "accept-all.json"
     policy.write_text(ACCEPT_ALL, encoding="utf-8")
-    stack = ProcessStack(StackOptions(policy_file=policy, log_dir=tmp / f"stack-{concurrency}"))
+    stack = ProcessStack(
+        StackOptions(
+            policy_file=policy, log_dir=tmp / f"stack-{concurrency}", event_log_limit=EVENT_LOG_LIMIT
+        )
+    )
     client: JobRouterClient | None = None
     try:
         info = await stack.start(agent_webhook=feedback.spec)
@@ -329,6 +335,8 @@ async def _floor_level(
                 "eventgrid",
                 "--retry-scale",
                 "0.05",
+                "--event-log-limit",
+                str(EVENT_LOG_LIMIT),
             ],
             env=env,
             log_path=tmp / f"floor-emulator-{concurrency}.log",
@@ -368,6 +376,32 @@ async def _all(
             floor = await _floor_level(c, warmup, duration, tmp)
             results.append((ours, floor))
     return results
+
+
+#: The pipeline against the floor at every level: throughput at least 0.9 of the floor's, p99 at most 1.2x.
+THROUGHPUT_RATIO_TARGET = 0.9
+P99_RATIO_TARGET = 1.2
+
+
+def add_ratio_rows(table: Table, ours: LevelResult, floor: LevelResult) -> None:
+    """The two ratio targets of one level as rows of their own (value: the ratio; its pass/miss)."""
+    c = ours.concurrency
+    tput = ours.offers_per_s / floor.offers_per_s if floor.offers_per_s else 0.0
+    table.add(
+        f"{c} concurrent: throughput ratio, dev stack / floor",
+        tput,
+        "x",
+        target=f"≥ {THROUGHPUT_RATIO_TARGET:g}",
+        passed=tput >= THROUGHPUT_RATIO_TARGET,
+    )
+    p99 = ours.p99 / floor.p99 if floor.p99 else float("inf")
+    table.add(
+        f"{c} concurrent: p99 ratio, dev stack / floor",
+        p99,
+        "x",
+        target=f"≤ {P99_RATIO_TARGET:g}",
+        passed=p99 <= P99_RATIO_TARGET,
+    )
 
 
 def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: float = 8.0) -> Table:
@@ -422,6 +456,7 @@ def run(*, levels: tuple[int, ...] = LEVELS, warmup: float = 2.0, duration: floa
                 target=target,
                 passed=passed,
             )
+        add_ratio_rows(table, ours, floor)
         table.notes.append(
             f"{c} concurrent: {ours.answered} offers measured ({ours.unanswered} unanswered) vs floor "
             f"{floor.answered} ({floor.unanswered} unanswered)."

@@ -1,10 +1,11 @@
 """Index and invoke a Python v2 function app the way the Functions worker does, without the host.
 
 The host runs Python 3.13+ apps through the worker library ``azure-functions-runtime`` (pinned in
-requirements.txt). This module drives that library directly, following the recipe in
-``../shared/reference/functions-host.md`` §3.1: a stand-in for the ``protos`` module the host would
-inject, ``handle_event.index_functions`` to index, and ``native_invocation.invocation_request_native``
-to bind, convert and call. Binding rules that only the worker enforces (``arg_name`` matches the
+requirements.txt). This module drives that library directly (docs/functions-host.md): a stand-in for the
+``protos`` module the host would inject, ``handle_event.index_functions`` to index, and
+``native_invocation.invocation_request_native`` to bind, convert and call. Event Grid, HTTP and timer
+triggers are supported, each given the input the host would send (a ``json`` event, an ``http`` request,
+the timer's ``json`` status). Binding rules that only the worker enforces (``arg_name`` matches the
 parameter, allowed annotations, no return value without ``$return``) therefore fail here too.
 
 Limits (the library keeps process-wide state; see ``WorkerApp.load``):
@@ -34,11 +35,17 @@ import types
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
+    "EVENT_GRID_TRIGGER",
+    "HTTP_TRIGGER",
+    "TIMER_TRIGGER",
     "FunctionInfo",
+    "HttpRequestData",
+    "HttpResponseData",
     "InvocationResult",
     "UnknownFunctionError",
     "WorkerApp",
@@ -49,6 +56,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 EVENT_GRID_TRIGGER: Final = "eventGridTrigger"
+HTTP_TRIGGER: Final = "httpTrigger"
+TIMER_TRIGGER: Final = "timerTrigger"
 DEFAULT_SCRIPT: Final = "function_app.py"
 
 
@@ -89,6 +98,32 @@ class FunctionInfo:
     function_json: Mapping[str, object]
     retry_options: Mapping[str, object] | None
 
+    @property
+    def trigger(self) -> Mapping[str, object]:
+        """The trigger binding as the worker reports it (``route``, ``authLevel``, ``schedule``, ...)."""
+        return next((b for b in self.raw_bindings if str(b.get("type", "")).lower().endswith("trigger")), {})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestData:
+    """An HTTP request as the host hands it to the worker (header names lower-case)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, str] = types.MappingProxyType({})
+    route_params: Mapping[str, str] = types.MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponseData:
+    """What an HTTP function returned, as the host would send it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
 
 @dataclass(frozen=True, slots=True)
 class InvocationResult:
@@ -99,6 +134,8 @@ class InvocationResult:
     """The worker's exception text (``repr`` of the exception) when ``ok`` is false."""
     duration_ms: float
     traceback: str | None = None
+    response: HttpResponseData | None = None
+    """An HTTP function's response (None for other triggers, and when the invocation failed)."""
 
 
 # --- The library boundary --------------------------------------------------------------------------
@@ -179,6 +216,22 @@ def _function_info(metadata: Any, library_info: Any) -> FunctionInfo:
         function_json={"scriptFile": str(metadata.script_file), "bindings": list(raw)},
         retry_options=_retry_options(metadata),
     )
+
+
+def _http_response(returned: Any) -> HttpResponseData:
+    """The ``$return`` Datum of an HTTP function as a response (a plain string is a 200 text body)."""
+    if returned is None or returned.type is None:
+        return HttpResponseData(204, {}, b"")
+    if returned.type == "http":
+        value = returned.value
+        body = value["body"].value
+        return HttpResponseData(
+            status=int(value["status_code"].value),
+            headers={name: str(item.value) for name, item in value["headers"].items()},
+            body=body if isinstance(body, bytes) else str(body).encode(),
+        )
+    text = returned.value if isinstance(returned.value, str) else json.dumps(returned.value)
+    return HttpResponseData(200, {"content-type": "text/plain; charset=utf-8"}, text.encode())
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -272,31 +325,71 @@ class WorkerApp:
         ``func.EventGridEvent`` or ``func.CloudEvent`` (by the presence of ``specversion``), the function
         is called (sync ones on the worker thread pool), and the ``$return`` rule is checked.
         """
+        text = event if isinstance(event, str) else json.dumps(event)
+        return await self._invoke(function_name, lambda datum: datum(text, "json"))
+
+    async def invoke_http(self, function_name: str, request: HttpRequestData) -> InvocationResult:
+        """Invoke an HTTP function with one request; ``result.response`` is what it returned."""
+
+        def build(datum: Any) -> Any:
+            return datum(
+                {
+                    "method": datum(request.method, "string"),
+                    "url": datum(request.url, "string"),
+                    "headers": {name: datum(value, "string") for name, value in request.headers.items()},
+                    "body": datum(request.body, "bytes"),
+                    "params": {name: datum(value, "string") for name, value in request.route_params.items()},
+                    "query": {name: datum(value, "string") for name, value in request.query.items()},
+                },
+                "http",
+            )
+
+        return await self._invoke(function_name, build)
+
+    async def invoke_timer(
+        self, function_name: str, *, past_due: bool, last: datetime | None, next_run: datetime
+    ) -> InvocationResult:
+        """Invoke a timer function with the status the host sends (``func.TimerRequest``)."""
+        status = {
+            "Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {
+                "Last": (last or datetime.min).isoformat(),
+                "Next": next_run.isoformat(),
+                "LastUpdated": (last or next_run).isoformat(),
+            },
+            "IsPastDue": past_due,
+        }
+        text = json.dumps(status)
+        return await self._invoke(function_name, lambda datum: datum(text, "json"))
+
+    async def _invoke(self, function_name: str, build: Any) -> InvocationResult:
         info = self._functions.get(function_name)
         if info is None:
             raise UnknownFunctionError(function_name, tuple(self._functions))
         if info.trigger_arg_name is None:
-            raise WorkerError(f"function {function_name!r} has no trigger binding to bind an event to")
-        text = event if isinstance(event, str) else json.dumps(event)
+            raise WorkerError(f"function {function_name!r} has no trigger binding to bind an input to")
         _, _, datumdef, native, _ = _runtime()
         _ensure_threadpool()
         started = time.perf_counter()
+        returned: Any = None
         try:
             outcome: Any = await native.invocation_request_native(
                 str(uuid.uuid4()),
                 self._registry_keys[function_name],
-                [(info.trigger_arg_name, datumdef.Datum(text, "json"))],
+                [(info.trigger_arg_name, build(datumdef.Datum))],
                 {},
             )
-            ok, _return, _outputs, error, error_traceback = outcome
+            ok, returned, _outputs, error, error_traceback = outcome
         except Exception as exc:  # the library catches the function's errors; this is its own failure
             ok, error, error_traceback = False, _exception_text(exc), None
         duration_ms = (time.perf_counter() - started) * 1000.0
+        response = _http_response(returned) if ok and info.trigger_type == HTTP_TRIGGER else None
         return InvocationResult(
             ok=bool(ok),
             error=None if ok else str(error),
             duration_ms=duration_ms,
             traceback=None if ok or not error_traceback else str(error_traceback),
+            response=response,
         )
 
     def close(self) -> None:

@@ -53,7 +53,7 @@ param eventTimeToLiveInMinutes int = 5
 @maxValue(30)
 param maxDeliveryAttempts int = 10
 
-@description('Create the event subscription. The postdeploy hook sets this once the function exists (Event Grid validates the AzureFunction endpoint when the subscription is created).')
+@description('Create the event subscriptions (offers, and the bot fleet\'s worker lifecycle events). The postdeploy hook sets this once the functions exist (Event Grid validates the AzureFunction endpoint when a subscription is created).')
 param createEventSubscription bool = false
 
 @description('Name of the Communication Services resource\'s Event Grid system topic. Empty: <acs-name>-events. Set it when the resource already has one (one per source is allowed); the preprovision hook looks it up.')
@@ -67,6 +67,15 @@ param offerPolicyBase64 string = ''
 
 @description('OFFER_DECIDER: package.module:function of your own decider, shipped in the package. Empty: the policy engine decides.')
 param offerDecider string = ''
+
+@description('FLEET_FILE: the bot fleet JSON shipped in the deployment package, relative to the app root. Empty: not set (no fleet unless fleetBase64 is set; the app then touches no worker).')
+param fleetFile string = ''
+
+@description('FLEET: the bot fleet JSON itself, base64-encoded (so azd\'s parameter substitution cannot break its quotes). Empty: not set.')
+param fleetBase64 string = ''
+
+@description('FLEET_RECONCILE_SCHEDULE: when reconcile_fleet runs (NCRONTAB with seconds, e.g. 0 */2 * * * *). Empty: not set, every minute.')
+param fleetReconcileSchedule string = ''
 
 @description('Upper bound on Flex Consumption instances.')
 @minValue(1)
@@ -100,7 +109,7 @@ param siteUpdateStrategy string = 'RollingUpdate'
 @description('PYTHON_THREADPOOL_THREAD_COUNT: synchronous invocations one worker process runs at once (the default pool is vCPUs + 4).')
 @minValue(1)
 @maxValue(128)
-param pythonThreadpoolThreadCount int = 16
+param pythonThreadpoolThreadCount int = 32
 
 @description('Telemetry: classic (the host sends Application Insights telemetry) or openTelemetry (host and Python worker export OpenTelemetry to the same resource).')
 @allowed([
@@ -237,6 +246,9 @@ module functionApp 'app/function.bicep' = {
     offerPolicyFile: offerPolicyFile
     offerPolicyBase64: offerPolicyBase64
     offerDecider: offerDecider
+    fleetFile: fleetFile
+    fleetBase64: fleetBase64
+    fleetReconcileSchedule: fleetReconcileSchedule
     functionName: functionName
     alwaysReadyInstanceCount: alwaysReadyInstanceCount
     siteUpdateStrategy: siteUpdateStrategy
@@ -303,4 +315,5 @@ output DEAD_LETTER_CONTAINER string = storage.outputs.deadLetterContainerName
 output ACS_RESOURCE_GROUP string = acsResourceGroupName
 output ACS_SYSTEM_TOPIC_NAME string = events.outputs.systemTopicName
 output EVENT_SUBSCRIPTION_NAME string = events.outputs.eventSubscriptionName
+output LIFECYCLE_SUBSCRIPTION_NAME string = events.outputs.lifecycleSubscriptionName
 output JOBROUTER_AUTH string = jobRouterAuth

@@ -1,4 +1,4 @@
-"""Command line: ``python -m offer_handlers explain --policy POLICY.json EVENT.json``."""
+"""Command line: ``python -m offer_handlers explain|check|report ...``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from offer_handlers import explain
+from offer_handlers import explain, policy_check, report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -14,6 +14,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offer_handlers", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     explain.add_parser(subparsers)
+    policy_check.add_parser(subparsers)
+    report.add_parser(subparsers)
     args = parser.parse_args(argv)
     try:
         return int(args.command(args, sys.stdout))

@@ -53,6 +53,9 @@ __all__ = [
 
 # The scope the .NET, Java and JS Job Router clients request (the double slash is theirs, and needed).
 ENTRA_SCOPE: Final = "https://communication.azure.com//.default"
+# The health check reads this worker id, which no deployment registers: Job Router answers 404 when the
+# credentials are good and 401/403 when they are not (a 200 would prove access just as well).
+PROBE_WORKER_ID: Final = "offer-handler-health-probe-0000"
 # Event Grid abandons a delivery after 30 s; no call (retries included) may outlast that.
 MAX_CALL_SECONDS: Final = 25.0
 _BACKOFF_FACTOR: Final = 0.2
@@ -68,6 +71,8 @@ class _OfferClient(Protocol):
     def decline_job_offer(
         self, worker_id: str, offer_id: str, options: Any = None, **kwargs: Any
     ) -> None: ...
+
+    def get_worker(self, worker_id: str, **kwargs: Any) -> object: ...
 
 
 class SdkOfferResponder:
@@ -104,6 +109,15 @@ class SdkOfferResponder:
 
         options = DeclineJobOfferOptions(retry_offer_at=retry_at)
         self._client.decline_job_offer(worker_id, offer_id, options, **self._budget(timeout))
+
+    def check_access(self, *, timeout: float) -> None:
+        """Read a worker that does not exist: a 404 (``ResourceNotFoundError``) proves the credentials."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._client.get_worker(PROBE_WORKER_ID, **self._budget(timeout))
+        except ResourceNotFoundError:
+            return
 
 
 class DeadlineRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):

@@ -6,6 +6,7 @@ Hierarchy::
     ├── InvalidEventError        the event payload is malformed (.field, .event_id); acknowledged, not retried
     ├── InvalidPolicyError       the policy document is invalid (.rule, .field); raised when it is loaded
     ├── InvalidFleetError        the fleet document is invalid (.worker, .field); raised when it is loaded
+    ├── InvalidCasesError        a policy test-cases document is invalid (.case, .field); the check CLI
     ├── ConfigurationError       a setting is missing or wrong, or Job Router refused the credentials or the
     │   │                        request (401/403/other 4xx); .setting names what to check, never its value
     │   └── InvalidDeciderError  OFFER_DECIDER cannot be loaded, or the plug-in misbehaved at run time
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "InvalidCasesError",
     "InvalidDeciderError",
     "InvalidEventError",
     "InvalidFleetError",
@@ -73,6 +75,21 @@ class InvalidFleetError(OfferHandlerError):
         parts = ["fleet"]
         if worker is not None:
             parts.append(f"worker {worker!r}")
+        if field is not None:
+            parts.append(f"field {field!r}")
+        super().__init__(f"{' '.join(parts)}: {message}")
+
+
+class InvalidCasesError(OfferHandlerError):
+    """A test-cases document is invalid: ``case`` is the case's name (or position), ``field`` a path."""
+
+    def __init__(self, message: str, *, case: str | None = None, field: str | None = None) -> None:
+        self.case = case
+        self.field = field
+        self.message = message
+        parts = ["cases"]
+        if case is not None:
+            parts.append(f"case {case!r}")
         if field is not None:
             parts.append(f"field {field!r}")
         super().__init__(f"{' '.join(parts)}: {message}")

@@ -82,6 +82,10 @@ class OfferResponder(Protocol):
         """Decline the offer, to be offered again at ``retry_at`` (UTC) or never to this worker."""
         ...
 
+    def check_access(self, *, timeout: float) -> None:
+        """One harmless authenticated read (the health check): returns when Job Router answered, even 404."""
+        ...
+
 
 class SettledOffers:
     """A bounded, thread-safe memory of offer ids settled in this process (LRU; memory stays flat).

@@ -2,48 +2,49 @@
 
 ``OfferHandler`` lives once per worker process. It reads settings, loads the policy (or plug-in) and
 builds the SDK client lazily, on the first event that needs each, and keeps them. The decision log
-(logger ``offer_handlers.decisions``) gets one INFO line of ``key=value`` pairs per invocation,
-whatever happens — including malformed events and failures, which are logged before re-raising.
+(logger ``offer_handlers.decisions``, format in ``offer_handlers.decision_log``) gets one INFO line of
+``key=value`` pairs per invocation, whatever happens — including malformed events and failures, which
+are logged before re-raising. The same fields go on the log record as attributes and, in OpenTelemetry
+mode, on the offer's span and into metrics (``offer_handlers.telemetry``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from offer_handlers.decide import Accept, Decider, Decision, Decline, Leave, decide
+from offer_handlers.decision_log import DECISION_LOGGER, LOG_VERSION, format_fields
 from offer_handlers.errors import (
     ConfigurationError,
     InvalidEventError,
     InvalidPolicyError,
     RetryableServiceError,
 )
-from offer_handlers.events import Envelope, OfferIds, is_offer_issued, parse_offer, peek_ids
+from offer_handlers.events import Envelope, Offer, OfferIds, is_offer_issued, parse_offer, peek_ids
 from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers, carry_out
 from offer_handlers.policy import NO_POLICY, Policy
 from offer_handlers.policy_document import load_policy_file, load_policy_text
 from offer_handlers.settings import POLICY, POLICY_FILE, Settings, load_settings
+from offer_handlers.telemetry import NO_TELEMETRY, AttributeValue, Telemetry
+
+if TYPE_CHECKING:
+    from offer_handlers.health import HealthReport
 
 __all__ = ["DECISION_LOGGER", "OfferHandler", "ResponderFactory", "format_fields", "utc_now"]
 
-DECISION_LOGGER: Final = "offer_handlers.decisions"
 _decisions = logging.getLogger(DECISION_LOGGER)
 _log = logging.getLogger(__name__)
 
 # Enough of a bad payload to recover it from the logs, without letting one event flood them.
 _PAYLOAD_LOG_LIMIT: Final = 8192
-_VALUE_LOG_LIMIT: Final = 256
-# A value is JSON-quoted when it holds whitespace, '=', '"' or '\\' (or a non-printable character).
-# One regex search instead of a per-character loop: the line is written on every invocation.
-_NEEDS_QUOTES: Final = re.compile(r'[\s="\\]')
 
 type ResponderFactory = Callable[[Settings], OfferResponder]
 
@@ -64,6 +65,7 @@ class _Config:
     settings: Settings
     policy: Policy
     decider: Decider
+    telemetry: Telemetry
 
 
 class OfferHandler:
@@ -110,6 +112,16 @@ class OfferHandler:
                 responder = self._responder
         return responder
 
+    def health(self) -> HealthReport:
+        """Whether settings and policy load and Job Router accepts the credentials."""
+        from offer_handlers.health import check_health
+
+        return check_health(
+            load_settings=lambda: self._settings_loader(self._app_root),
+            load_policy=self.config,
+            responder=self.responder,
+        )
+
     # --- one invocation ----------------------------------------------------------------------------
 
     def handle(self, envelope: Envelope) -> Result:
@@ -120,8 +132,9 @@ class OfferHandler:
 
         if not is_offer_issued(envelope):
             line.reason = "not-an-offer-event"
-            line.extra["event_type"] = envelope.event_type
-            return line.done(Result(Outcome.IGNORED), started)
+            if envelope.event_type is not None:
+                line.extra["event_type"] = _text(envelope.event_type)
+            return line.done(Result(Outcome.IGNORED), started, self._telemetry_if_loaded())
         try:
             offer = parse_offer(envelope)
         except InvalidEventError as err:
@@ -134,33 +147,50 @@ class OfferHandler:
                 err.message,
                 _capped_payload(envelope),
             )
-            return line.done(Result(Outcome.INVALID), started)
+            return line.done(Result(Outcome.INVALID), started, self._telemetry_if_loaded())
+        line.offer = offer
 
         try:
             config = self.config()
-            decision = config.decider(offer, config.policy, now=now)
-            line.set_decision(decision)
-            result = carry_out(
-                offer,
-                decision,
-                responder=self.responder,
-                settled=self.settled,
-                clock=self._clock,
-                auth_settings=config.settings.auth_settings,
-            )
         except Exception as err:
-            line.extra["error"] = err.__class__.__name__
-            status = getattr(err, "status_code", None)
-            if isinstance(status, int):
-                line.extra["status"] = status
-            # A transient failure is routine (Event Grid redelivers); anything else needs a person.
-            level = logging.WARNING if isinstance(err, RetryableServiceError) else logging.ERROR
-            _log.log(level, "offer %s failed: %s", _ids_text(line.ids), _cap(str(err), _PAYLOAD_LOG_LIMIT))
-            line.done(Result(Outcome.ERROR), started)
+            self._failed(line, err, started, NO_TELEMETRY, None)
             raise
-        if result.status_code is not None:
-            line.extra["status"] = result.status_code
-        return line.done(result, started)
+        telemetry = config.telemetry
+        with telemetry.offer_span() as span:
+            try:
+                decision = config.decider(offer, config.policy, now=now)
+                line.set_decision(decision)
+                result = carry_out(
+                    offer,
+                    decision,
+                    responder=self.responder,
+                    settled=self.settled,
+                    clock=self._clock,
+                    auth_settings=config.settings.auth_settings,
+                )
+            except Exception as err:
+                self._failed(line, err, started, telemetry, span)
+                raise
+            if result.status_code is not None:
+                line.extra["status"] = result.status_code
+            return line.done(result, started, telemetry, span, answered_at=self._clock())
+
+    def _telemetry_if_loaded(self) -> Telemetry:
+        # Events that are not offers never load settings; they are reported once an offer has.
+        config = self._config
+        return NO_TELEMETRY if config is None else config.telemetry
+
+    def _failed(
+        self, line: _Line, err: Exception, started: float, telemetry: Telemetry, span: object | None
+    ) -> None:
+        line.extra["error"] = err.__class__.__name__
+        status = getattr(err, "status_code", None)
+        if isinstance(status, int):
+            line.extra["status"] = status
+        # A transient failure is routine (Event Grid redelivers); anything else needs a person.
+        level = logging.WARNING if isinstance(err, RetryableServiceError) else logging.ERROR
+        _log.log(level, "offer %s failed: %s", _ids_text(line.ids), _cap(str(err), _PAYLOAD_LOG_LIMIT))
+        line.done(Result(Outcome.ERROR), started, telemetry, span, answered_at=self._clock())
 
 
 def _load_config(settings: Settings) -> _Config:
@@ -179,7 +209,12 @@ def _load_config(settings: Settings) -> _Config:
         from offer_handlers.plugin import load_decider
 
         decider = load_decider(settings.decider)
-    return _Config(settings=settings, policy=policy, decider=decider)
+    telemetry = NO_TELEMETRY
+    if settings.opentelemetry:
+        from offer_handlers.telemetry_otel import OpenTelemetryTelemetry  # OpenTelemetry only in this mode
+
+        telemetry = OpenTelemetryTelemetry()
+    return _Config(settings=settings, policy=policy, decider=decider, telemetry=telemetry)
 
 
 # --- the decision log line ----------------------------------------------------------------------
@@ -188,15 +223,16 @@ def _load_config(settings: Settings) -> _Config:
 class _Line:
     """Collects the fields of one decision-log line and writes it exactly once."""
 
-    __slots__ = ("decision", "extra", "ids", "reason", "retry_at", "schema")
+    __slots__ = ("decision", "extra", "ids", "offer", "reason", "retry_at", "schema")
 
     def __init__(self, schema: str, ids: OfferIds) -> None:
         self.schema = schema
         self.ids = ids
+        self.offer: Offer | None = None
         self.decision = "none"
-        self.reason = "-"
+        self.reason: str | None = None
         self.retry_at: datetime | None = None
-        self.extra: dict[str, object] = {}
+        self.extra: dict[str, AttributeValue] = {}
 
     def set_decision(self, decision: Decision) -> None:
         match decision:
@@ -207,41 +243,53 @@ class _Line:
             case Leave(reason=reason):
                 self.decision, self.reason = "leave", reason
 
-    def done(self, result: Result, started: float) -> Result:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        fields: dict[str, object] = {
+    def done(
+        self,
+        result: Result,
+        started: float,
+        telemetry: Telemetry,
+        span: object | None = None,
+        *,
+        answered_at: datetime | None = None,
+    ) -> Result:
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        offer_age_ms = time_left_ms = None
+        if self.offer is not None and answered_at is not None:
+            if self.offer.offered_at is not None:
+                offer_age_ms = _ms(answered_at - self.offer.offered_at)
+            time_left_ms = _ms(self.offer.expires_at - answered_at)
+        fields: dict[str, AttributeValue | None] = {
+            "v": LOG_VERSION,
             "decision": self.decision,
             "reason": self.reason,
-            "retry_at": self.retry_at.isoformat() if self.retry_at else "-",
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "event_id": self.ids.event_id,
             "offer_id": self.ids.offer_id,
             "job_id": self.ids.job_id,
             "worker_id": self.ids.worker_id,
             "outcome": result.outcome.value,
-            "elapsed_ms": f"{elapsed_ms:.1f}",
+            "elapsed_ms": elapsed_ms,
+            "offer_age_ms": offer_age_ms,
+            "time_left_ms": time_left_ms,
             "schema": self.schema,
             **self.extra,
         }
-        _decisions.info("%s", format_fields(fields))
+        attributes = {key: value for key, value in fields.items() if value is not None}
+        telemetry.record(attributes, span)
+        _decisions.info("%s", format_fields(fields), extra=attributes)
         return result
 
 
-def format_fields(fields: dict[str, object]) -> str:
-    """logfmt ``key=value`` pairs: values with spaces, quotes or '=' are JSON-quoted, missing ones '-'."""
-    return " ".join(f"{key}={_value(value)}" for key, value in fields.items())
-
-
-def _value(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    text = _cap(str(value), _VALUE_LOG_LIMIT)
-    if _NEEDS_QUOTES.search(text) is not None or not text.isprintable():
-        return json.dumps(text)
-    return text
+def _ms(delta: timedelta) -> int:
+    return round(delta.total_seconds() * 1000)
 
 
 def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...(+{len(text) - limit} chars)"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=repr)
 
 
 def _ids_text(ids: OfferIds) -> str:

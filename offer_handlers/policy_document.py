@@ -78,7 +78,9 @@ def _policy_error(rule: str | None) -> ErrorFactory:
 def parse_policy(document: object) -> Policy:
     """Validate a decoded policy document and build the frozen ``Policy``."""
     top = _PolicyObject(document, error=_policy_error(None))
-    top.only({"version", "description", "rules", "default"})
+    # "$schema" points editors at offer_handlers/policy.schema.json; it has no meaning here.
+    top.only({"$schema", "version", "description", "rules", "default"})
+    top.optional_text("$schema")
     version = top.get("version")
     if version is None:
         top.fail("version", f"missing; this handler reads version {POLICY_VERSION}")
@@ -298,7 +300,10 @@ class _PolicyObject(JsonObject):
         if ok:
             assert isinstance(value, str)
             hours, minutes = value[:2], value[3:]
-            ok = hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+            # ASCII only: str.isdigit() is also true for other scripts' digits and for superscripts ("²"),
+            # which int() reads or refuses.
+            ok = value.isascii() and hours.isdigit() and minutes.isdigit()
+            ok = ok and int(hours) < 24 and int(minutes) < 60
             if ok:
                 return time(int(hours), int(minutes))
         suffix = ' (or "24:00")' if allow_midnight_end else ""

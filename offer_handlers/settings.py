@@ -25,6 +25,7 @@ __all__ = [
     "FLEET_FILE",
     "FLEET_RECONCILE_SCHEDULE",
     "SETTING_NAMES",
+    "TELEMETRY",
     "Settings",
     "load_settings",
     "reconcile_schedule",
@@ -41,6 +42,8 @@ MAX_RETRIES: Final = "JOBROUTER_MAX_RETRIES"
 FLEET: Final = "FLEET"
 FLEET_FILE: Final = "FLEET_FILE"
 FLEET_RECONCILE_SCHEDULE: Final = "FLEET_RECONCILE_SCHEDULE"
+# The Python worker's own switch for exporting OpenTelemetry to Application Insights; the app follows it.
+TELEMETRY: Final = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 SETTING_NAMES: Final[tuple[str, ...]] = (
     CONNECTION_STRING,
@@ -54,6 +57,7 @@ SETTING_NAMES: Final[tuple[str, ...]] = (
     FLEET,
     FLEET_FILE,
     FLEET_RECONCILE_SCHEDULE,
+    TELEMETRY,
 )
 
 # An offer lives for seconds: one attempt gets a few seconds, and a couple of quick retries at most.
@@ -64,6 +68,10 @@ _MAX_REQUEST_TIMEOUT_SECONDS: Final = 25.0
 _MAX_RETRIES_LIMIT: Final = 5
 # NCRONTAB with seconds: at second 0 of every minute.
 DEFAULT_RECONCILE_SCHEDULE: Final = "0 * * * * *"
+
+# The values the worker library reads as on and off (azure_functions_runtime's is_true_like/is_false_like).
+_TRUE_LIKE: Final = frozenset({"1", "true", "t", "yes", "y"})
+_FALSE_LIKE: Final = frozenset({"0", "false", "f", "no", "n"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,8 @@ class Settings:
     fleet_file: Path | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+    opentelemetry: bool = False
+    """OpenTelemetry mode (spans, attributes, metrics) instead of classic Application Insights logging."""
 
     @property
     def auth_settings(self) -> str:
@@ -122,6 +132,7 @@ def load_settings(app_root: Path, environ: Mapping[str, str] | None = None) -> S
         fleet_file=_path(fleet_path, app_root),
         request_timeout=_number(get(REQUEST_TIMEOUT), REQUEST_TIMEOUT),
         max_retries=_whole(get(MAX_RETRIES), MAX_RETRIES),
+        opentelemetry=_switch(get(TELEMETRY), TELEMETRY),
     )
 
 
@@ -169,3 +180,14 @@ def _whole(raw: str | None, name: str) -> int:
             f"{name} must be a whole number from 0 to {_MAX_RETRIES_LIMIT}", setting=name
         )
     return int(raw)
+
+
+def _switch(raw: str | None, name: str) -> bool:
+    if raw is None:
+        return False
+    value = raw.lower()
+    if value in _TRUE_LIKE:
+        return True
+    if value in _FALSE_LIKE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false", setting=name)

@@ -3,8 +3,9 @@
 - A human worker's offer (``RouterWorkerOfferIssued``) shows up in the agent's app. The agent accepts a share
   of them after a random delay and lets the rest expire. An offer that is declined (by the function, e.g.
   a VIP job for a junior), revoked, expired or accepted meanwhile disappears from the app unanswered.
-- A worker Job Router deregistered (an offer expired) is registered again after a short pause, so the
-  flow goes on, as a workforce tool or the agent clicking "available" would.
+- A person's worker Job Router deregistered (an offer expired) is registered again after a short pause,
+  so the flow goes on, as a workforce tool or the agent clicking "available" would. Bots are not the
+  app's: the function app registers the fleet's bots again itself (``on_worker_lifecycle``).
 - With a wrap-up, every accepted job is completed and closed after a random handle time.
 
 Random choices come from a generator seeded per (seed, job, worker, n-th offer), so a seed gives the same
@@ -25,8 +26,8 @@ from azure.communication.jobrouter.aio import JobRouterClient
 from azure.communication.jobrouter.models import RouterWorker
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.scenario import AgentAppSpec, Range, WrapUpSpec
 
 __all__ = ["AgentApp", "AgentStats", "RouterActions", "SdkActions"]

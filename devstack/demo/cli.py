@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from devstack.demo.process_stack import ProcessStack
-from devstack.demo.run import Demo, DemoOptions
+from devstack.demo.run import Demo, DemoOptions, event_log_limit
 from devstack.demo.scenario import ScenarioError
 from devstack.demo.scenario_document import DEFAULT_SCENARIO, load_scenario
 from devstack.demo.stack import StackError, StackOptions
@@ -139,10 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = ProcessStack(
         StackOptions(
             policy_file=policy_file,
+            fleet_file=scenario.fleet.file if scenario.fleet else None,
+            reconcile_schedule=scenario.fleet.reconcile_schedule if scenario.fleet else None,
             schema=args.schema,
             seed=seed,
             retry_scale=scenario.defaults.event_grid_retry_scale,
             log_dir=log_dir,
+            event_log_limit=event_log_limit(options.jobs),
         )
     )
     view = RichView(console)

@@ -28,6 +28,8 @@ from typing import IO, Any, Final
 from devstack.demo.child import PARENT_PID_ENV
 from devstack.demo.hostlog import HostSnapshot, HostTally
 from devstack.demo.stack import (
+    FUNCTION_NAME,
+    LIFECYCLE_FUNCTION_NAME,
     StackError,
     StackInfo,
     StackOptions,
@@ -36,6 +38,7 @@ from devstack.demo.stack import (
     wait_until_validated,
     webhook_specs,
 )
+from devstack.functions_host.contract import WEBHOOK_PATH
 from devstack.jobrouter.config import DEV_ACCESS_KEY
 from offer_handlers.settings import SETTING_NAMES
 
@@ -201,7 +204,7 @@ class ProcessStack:
     def __init__(self, options: StackOptions, *, startup_timeout: float = 90.0) -> None:
         self.options = options
         self._startup_timeout = startup_timeout
-        self.tally = HostTally()
+        self.tally = HostTally(FUNCTION_NAME)
         self.log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="devstack-"))
         self._children: list[ChildProcess] = []
 
@@ -265,15 +268,24 @@ class ProcessStack:
         )  # fmt: skip
         self._children.append(host)
         await host.start()
-        webhook_url = (await host.wait_for_line(_HOST_READY, self._startup_timeout))["url"]
-        host_url = webhook_url.split("/runtime/", 1)[0]
+        announced = (await host.wait_for_line(_HOST_READY, self._startup_timeout))["url"]
+        host_url = announced.split("/runtime/", 1)[0]
+        # The host names one function's URL only when the app has a single Event Grid function.
+        webhook_url = f"{host_url}{WEBHOOK_PATH}?functionName={FUNCTION_NAME}"
+        lifecycle_url = (
+            f"{host_url}{WEBHOOK_PATH}?functionName={LIFECYCLE_FUNCTION_NAME}" if options.fleet_file else None
+        )
         argv = [*_LAUNCH, "devstack.jobrouter", "--host", "127.0.0.1", "--port", str(port)]
-        for spec in webhook_specs(webhook_url, agent_webhook):
+        for spec in webhook_specs(webhook_url, agent_webhook, lifecycle_url=lifecycle_url):
             argv += ["--webhook", spec]
         argv += ["--schema", options.schema, "--retry-scale", f"{options.retry_scale:g}"]
         argv += ["--log-level", options.log_level]
         if options.seed is not None:
             argv += ["--seed", str(options.seed)]
+        if options.event_log_limit is not None:
+            argv += ["--event-log-limit", str(options.event_log_limit)]
+        if options.worker_idle_seconds is not None:
+            argv += ["--worker-idle-seconds", f"{options.worker_idle_seconds:g}"]
         emulator = ChildProcess(
             "Job Router emulator",
             argv,

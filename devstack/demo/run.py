@@ -31,16 +31,26 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentApp, AgentStats, SdkActions
-from devstack.demo.events import DemoEvent, parse_envelope
+from devstack.demo.demo_event import DemoEvent, parse_envelope
 from devstack.demo.hostlog import HostSnapshot
 from devstack.demo.scenario import Scenario
 from devstack.demo.stack import Stack, StackError, StackInfo
 from devstack.demo.summary import PlannedJob, Summary, summarize
 from devstack.demo.webhook import AgentWebhook
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT
 
-__all__ = ["Demo", "DemoOptions", "DemoView", "Progress", "apply_scenario", "fetch_events", "plan_jobs"]
+__all__ = [
+    "Demo",
+    "DemoOptions",
+    "DemoView",
+    "Progress",
+    "apply_scenario",
+    "event_log_limit",
+    "fetch_events",
+    "plan_jobs",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -162,6 +172,15 @@ async def apply_scenario(
         )
 
 
+def event_log_limit(jobs: int) -> int:
+    """The emulator's event-log limit for a run of ``jobs`` jobs: large enough to keep every event of it.
+
+    The summary reads the whole log back. A job of the example scenario makes about nine events (declines,
+    expiries and re-registrations included); fifty per job leaves room for busier scenarios.
+    """
+    return max(DEFAULT_EVENT_LOG_LIMIT, jobs * 50)
+
+
 async def fetch_events(endpoint: str) -> list[DemoEvent]:
     """The emulator's event log (``GET /admin/events``), parsed."""
     async with aiohttp.ClientSession() as session, session.get(f"{endpoint}/admin/events") as response:
@@ -184,6 +203,7 @@ class Demo:
         self.agent: AgentApp | None = None
         self.event_counts: Counter[str] = Counter()
         self.submitted = 0
+        self.hand_edits = 0
         self.statuses: dict[str, str] = {}
         self._webhook = AgentWebhook(self._on_event)
         self._client: JobRouterClient | None = None
@@ -207,20 +227,24 @@ class Demo:
         self.agent = AgentApp(
             SdkActions(self._client),
             humans={w.id: scenario.agent_app for w in scenario.humans},
-            re_register={w.id: scenario.agent_app.re_register_after_seconds for w in scenario.workers},
+            # Only people: the function registers the fleet's bots again (an undeclared bot stays out).
+            re_register={w.id: scenario.agent_app.re_register_after_seconds for w in scenario.humans},
             wrap_up=scenario.wrap_up,
             seed=self.options.seed,
         )
         self.view.started(scenario, self.options, info)
         await apply_scenario(self._admin, self._client, scenario)
         self._started_at = time.monotonic()
-        submitter = asyncio.get_running_loop().create_task(self._submit(), name="submit-jobs")
+        loop = asyncio.get_running_loop()
+        submitter = loop.create_task(self._submit(), name="submit-jobs")
+        editor = loop.create_task(self._edit_by_hand(), name="hand-edits")
         try:
             await self._settle(submitter)
         finally:
-            if not submitter.done():
-                submitter.cancel()
-                await asyncio.gather(submitter, return_exceptions=True)
+            for task in (submitter, editor):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(submitter, editor, return_exceptions=True)
         elapsed = time.monotonic() - self._started_at
         events = await self._reconcile(info.endpoint)
         await self._poll()
@@ -234,6 +258,8 @@ class Demo:
             roles={w.id: w.role for w in scenario.workers},
             wraps_up=scenario.wrap_up is not None,
             elapsed_seconds=elapsed,
+            declared=scenario.fleet.worker_ids if scenario.fleet else frozenset(),
+            hand_edits=self.hand_edits,
         )
         self.view.finished(self.summary)
         if self.options.keep_running:
@@ -262,6 +288,17 @@ class Demo:
                 ),
             )
             self.submitted += 1
+
+    async def _edit_by_hand(self) -> None:
+        """Make the scenario's hand edits on time (a person changing a worker in Job Router)."""
+        assert self._client is not None
+        fleet = self.scenario.fleet
+        edits = sorted(fleet.hand_edits if fleet else (), key=lambda e: e.after_seconds)
+        for edit in edits:
+            await asyncio.sleep(max(0.0, self._started_at + edit.after_seconds - time.monotonic()))
+            await self._client.upsert_worker(edit.worker_id, RouterWorker(queues=list(edit.queues)))
+            self.hand_edits += 1
+            _log.info("by hand: worker %s now listens on %s", edit.worker_id, ", ".join(edit.queues))
 
     async def _poll(self) -> None:
         assert self._client is not None

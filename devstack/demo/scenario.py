@@ -1,7 +1,8 @@
 """The demo scenario's model: a small contact centre as frozen values.
 
 A scenario names a distribution policy, queues, workers (bots answered by the function, humans answered
-by the simulated agent app), job templates mixed by weight, how the agent app behaves, whether jobs are
+by the simulated agent app; the bots usually come from a bot fleet the function keeps registered), job
+templates mixed by weight, how the agent app behaves, whether jobs are
 wrapped up (completed and closed), which final job statuses count as success and the run's defaults.
 ``scenario_document`` reads and validates it from JSON (the format: docs/demo.md).
 """
@@ -18,6 +19,7 @@ __all__ = [
     "AgentAppSpec",
     "ChannelSpec",
     "DistributionPolicySpec",
+    "HandEdit",
     "JobTemplate",
     "LabelValue",
     "Mode",
@@ -27,6 +29,7 @@ __all__ = [
     "RunDefaults",
     "Scenario",
     "ScenarioError",
+    "ScenarioFleet",
     "WorkerSpec",
     "WrapUpSpec",
 ]
@@ -93,7 +96,11 @@ class ChannelSpec:
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
-    """A worker: a bot (the function answers its offers) or a human (the agent app answers them)."""
+    """A worker: a bot (the function answers its offers) or a human (the agent app answers them).
+
+    ``declared``: a bot of the scenario's fleet, which the function registers again when Job Router
+    deregisters it (nobody else does).
+    """
 
     id: str
     role: Role
@@ -102,6 +109,7 @@ class WorkerSpec:
     channels: tuple[ChannelSpec, ...]
     labels: Mapping[str, LabelValue]
     tags: Mapping[str, LabelValue]
+    declared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +153,39 @@ class RunDefaults:
 
 
 @dataclass(frozen=True, slots=True)
+class HandEdit:
+    """A change someone makes by hand during the run.
+
+    ``after_seconds`` after the first job, the worker's queues become ``queues``: on a fleet bot, drift
+    that the reconciliation timer repairs.
+    """
+
+    after_seconds: float
+    worker_id: str
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFleet:
+    """The bot fleet the function app keeps registered in the run (``FLEET_FILE``).
+
+    ``worker_ids``: every worker the fleet declares, disabled ones included (the function touches only
+    these). ``reconcile_schedule``: the reconciliation timer's schedule (``FLEET_RECONCILE_SCHEDULE``;
+    None: the app's default, every minute).
+    """
+
+    file: Path
+    worker_ids: frozenset[str]
+    reconcile_schedule: str | None = None
+    hand_edits: tuple[HandEdit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
-    """A validated scenario. ``policy_file`` is resolved against the scenario file's folder."""
+    """A validated scenario. ``policy_file`` and the fleet's file are resolved against the scenario's folder.
+
+    With a fleet, its enabled bots are among ``workers`` (``declared``); its disabled ones are not created.
+    """
 
     name: str
     description: str | None
@@ -160,6 +199,7 @@ class Scenario:
     wrap_up: WrapUpSpec | None
     expected_final_statuses: frozenset[str]
     defaults: RunDefaults
+    fleet: ScenarioFleet | None = None
     version: int = SCENARIO_VERSION
 
     def expected_for(self, template: JobTemplate) -> frozenset[str]:

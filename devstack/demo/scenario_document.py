@@ -28,6 +28,7 @@ from devstack.demo.scenario import (
     WorkerSpec,
     WrapUpSpec,
 )
+from devstack.demo.scenario_fleet import parse_scenario_fleet
 from offer_handlers.json_document import ErrorFactory, JsonObject, parse_json_text
 
 __all__ = ["DEFAULT_SCENARIO", "JOB_STATUSES", "load_scenario", "parse_scenario"]
@@ -71,6 +72,7 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
             "name",
             "description",
             "policy",
+            "fleet",
             "distributionPolicy",
             "queues",
             "workers",
@@ -86,21 +88,24 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
         top.fail("version", f"expected {SCENARIO_VERSION}, got {version!r}")
     name = top.text("name", default="scenario")
     description = top.optional_text("description")
-    policy_file = None
-    raw_policy = top.optional_text("policy")
-    if raw_policy is not None:
-        policy_file = Path(raw_policy)
-        if not policy_file.is_absolute():
-            policy_file = (base_dir / policy_file).resolve()
-        if not policy_file.is_file():
-            top.fail("policy", f"no such file: {policy_file}")
+    policy_file = _file(top, "policy", base_dir)
 
     distribution = _distribution_policy(top.child("distributionPolicy"))
     queues = tuple(_queue(q) for q in top.items("queues"))
     _unique([q.id for q in queues], "queues")
     queue_ids = {q.id for q in queues}
-    workers = tuple(_worker(w, queue_ids) for w in top.items("workers"))
+    has_fleet = top.get("fleet") is not None
+    listed = () if has_fleet and top.get("workers") is None else top.items("workers")
+    workers = tuple(_worker(w, queue_ids) for w in listed)
     _unique([w.id for w in workers], "workers")
+    fleet = None
+    if has_fleet:
+        fleet, bots = parse_scenario_fleet(
+            top.child("fleet"), base_dir=base_dir, listed=workers, queue_ids=queue_ids
+        )
+        workers = bots + workers  # bots first: created first, they have been idle longest
+    if not workers:
+        top.fail("workers", "expected a non-empty array (or a fleet with an enabled bot)")
 
     jobs = top.child("jobs")
     jobs.only({"idPrefix", "templates"})
@@ -143,7 +148,21 @@ def parse_scenario(document: object, *, base_dir: Path) -> Scenario:
         wrap_up=wrap_up,
         expected_final_statuses=expected,
         defaults=defaults,
+        fleet=fleet,
     )
+
+
+def _file(top: _ScenarioObject, key: str, base_dir: Path) -> Path | None:
+    """The existing file named under ``key``, relative to ``base_dir`` (None when the key is absent)."""
+    raw = top.optional_text(key)
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    if not path.is_file():
+        top.fail(key, f"no such file: {path}")
+    return path
 
 
 def _serves(worker: WorkerSpec, template: JobTemplate) -> bool:

@@ -4,10 +4,11 @@
 two as child processes, ``InProcessStack`` (``inprocess_stack.py``) on the caller's event loop.
 
 Wiring, for both: the emulator listens on a free loopback port chosen first; the host gets the app settings
-``JOBROUTER_CONNECTION_STRING`` (``endpoint=http://127.0.0.1:PORT/;accesskey=<dev key>``) and
-``OFFER_POLICY_FILE``; the emulator gets two webhooks: the host's
-``/runtime/webhooks/eventgrid?functionName=on_offer_issued`` (offer-issued events only, like the deployed
-subscription) and the agent app's webhook (every event).
+``JOBROUTER_CONNECTION_STRING`` (``endpoint=http://127.0.0.1:PORT/;accesskey=<dev key>``),
+``OFFER_POLICY_FILE`` and, with a bot fleet, ``FLEET_FILE``; the emulator gets the webhooks the deployed
+subscriptions stand for: the host's ``/runtime/webhooks/eventgrid?functionName=on_offer_issued``
+(offer-issued events only), with a fleet also ``...?functionName=on_worker_lifecycle`` (offer-expired and
+deregistered events only), and the agent app's webhook (every event).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from devstack.jobrouter.eventgrid import Schema
 __all__ = [
     "APP_DIR",
     "FUNCTION_NAME",
+    "LIFECYCLE_EVENT_TYPES",
+    "LIFECYCLE_FUNCTION_NAME",
     "Stack",
     "StackError",
     "StackInfo",
@@ -41,6 +44,9 @@ __all__ = [
 ]
 
 FUNCTION_NAME: Final = "on_offer_issued"
+LIFECYCLE_FUNCTION_NAME: Final = "on_worker_lifecycle"
+#: What the deployed lifecycle subscription lets through (infra/app/events.bicep).
+LIFECYCLE_EVENT_TYPES: Final = ("RouterWorkerOfferExpired", "RouterWorkerDeregistered")
 APP_DIR: Final = Path(__file__).resolve().parent.parent.parent
 
 
@@ -57,17 +63,28 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass(frozen=True, slots=True)
 class StackOptions:
-    """How to run the stack. ``host_settings`` are extra app settings for the function."""
+    """How to run the stack. ``host_settings`` are extra app settings for the function.
+
+    With ``fleet_file`` the function app keeps that bot fleet registered (``FLEET_FILE``), and the
+    emulator delivers the worker lifecycle events to ``on_worker_lifecycle``; ``reconcile_schedule`` is
+    then the reconciliation timer's (``FLEET_RECONCILE_SCHEDULE``; None: every minute).
+    """
 
     policy_file: Path
+    fleet_file: Path | None = None
+    reconcile_schedule: str | None = None
     schema: Schema = "eventgrid"
     seed: int | None = None
     retry_scale: float = 0.05
     app_dir: Path = APP_DIR
     log_dir: Path | None = None
     host_settings: Mapping[str, str] = field(default_factory=dict)
+    #: The emulator deregisters a worker idle this long (None: the service's 7 days).
+    worker_idle_seconds: float | None = None
     #: The child processes' --log-level (DEBUG turns on azure-core's HTTP logging in the host).
     log_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+    #: The emulator's --event-log-limit (None: its default). Raise it when a run reads back every event.
+    event_log_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +127,34 @@ class Stack(Protocol):
 
 def host_settings(options: StackOptions, endpoint: str) -> dict[str, str]:
     """The function's app settings for a stack whose emulator listens at ``endpoint``."""
+    fleet = {} if options.fleet_file is None else {"FLEET_FILE": str(options.fleet_file.resolve())}
+    if options.fleet_file is not None and options.reconcile_schedule is not None:
+        fleet["FLEET_RECONCILE_SCHEDULE"] = options.reconcile_schedule
     return {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "JOBROUTER_CONNECTION_STRING": f"endpoint={endpoint}/;accesskey={DEV_ACCESS_KEY}",
         "OFFER_POLICY_FILE": str(options.policy_file.resolve()),
+        **fleet,
         **options.host_settings,
     }
 
 
-def webhook_specs(webhook_url: str, agent_webhook: str) -> tuple[str, str]:
-    """The emulator's two ``--webhook`` specs: the host (offer-issued events only) and the agent app."""
+def webhook_specs(
+    webhook_url: str, agent_webhook: str, *, lifecycle_url: str | None = None
+) -> tuple[str, ...]:
+    """The emulator's ``--webhook`` specs, one per subscription the deployment would have.
+
+    The host's offer function (offer-issued events only); with ``lifecycle_url``, the host's lifecycle
+    function (offer-expired and deregistered events only); the agent app (every event).
+    """
+    lifecycle = (
+        ()
+        if lifecycle_url is None
+        else (f"{lifecycle_url}#types={','.join(LIFECYCLE_EVENT_TYPES)}&name=fleet-keeper",)
+    )
     return (
         f"{webhook_url}#types=RouterWorkerOfferIssued&name=functions-host",
+        *lifecycle,
         f"{agent_webhook}#name=agent-app",
     )
 

@@ -1,10 +1,11 @@
 """The end-of-run summary, computed from what the run recorded (pure: no I/O, no clock).
 
 Inputs: the jobs the run planned, their final statuses (read through the SDK), the emulator's event log, the
-function's decision lines and invocation counts, and the agent app's counters. Output: a frozen
+function's decision lines, fleet lines and invocation counts, and the agent app's counters. Output: a frozen
 :class:`Summary` with counts per outcome, offer-issued-to-answered latency percentiles (from the event times
-of ``RouterWorkerOfferIssued`` and ``RouterWorkerOfferAccepted``/``Declined``), which scenario paths were
-exercised, and every job that did not end in a status its template expects: the verdict.
+of ``RouterWorkerOfferIssued`` and ``RouterWorkerOfferAccepted``/``Declined``), what the function did for the
+bot fleet (re-registrations, back-offs, reconciliation runs), which scenario paths were exercised, and every
+job that did not end in a status its template expects: the verdict.
 """
 
 from __future__ import annotations
@@ -14,22 +15,37 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.agent import AgentStats
-from devstack.demo.events import DemoEvent
-from devstack.demo.hostlog import DecisionLine, HostSnapshot
+from devstack.demo.demo_event import DemoEvent
+from devstack.demo.hostlog import FleetLine, HostSnapshot
 from devstack.demo.scenario import Role
+from offer_handlers.decision_log import DecisionRecord
 
 __all__ = [
+    "FLEET_ROWS",
     "Latency",
     "PathCheck",
     "PlannedJob",
     "Summary",
     "UnexpectedJob",
+    "fleet_counts",
     "latency_of",
     "summarize",
 ]
+
+#: The fleet rows of the summary: (label, the fleet-log ``outcome`` it counts), in display order.
+FLEET_ROWS: Final = (
+    ("bots registered again", "registered"),
+    ("bots created (deleted before)", "created"),
+    ("drift repaired (reconciliation)", "repaired"),
+    ("bots deregistered (disabled)", "deregistered"),
+    ("backed off (flapping)", "backed-off"),
+    ("changed meanwhile (412)", "changed"),
+    ("failed", "error"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +105,11 @@ class Summary:
     agent: AgentStats
     paths: tuple[PathCheck, ...]
     elapsed_seconds: float
+    #: What the function did for the bot fleet (``FLEET_ROWS``, then left alone and reconciliation runs);
+    #: empty when the scenario has no fleet.
+    fleet: tuple[tuple[str, int], ...] = ()
+    fleet_invocations_ok: int = 0
+    fleet_invocations_failed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -140,8 +161,14 @@ def summarize(
     roles: Mapping[str, Role],
     wraps_up: bool,
     elapsed_seconds: float,
+    declared: frozenset[str] = frozenset(),
+    hand_edits: int = 0,
 ) -> Summary:
-    """Build the summary of one run."""
+    """Build the summary of one run.
+
+    ``declared``: the workers of the scenario's fleet (none: no fleet); ``hand_edits``: changes made to
+    workers by hand during the run, which the reconciliation timer should have repaired.
+    """
     by_type: dict[str, list[DemoEvent]] = {}
     for event in sorted(events, key=lambda e: e.time):
         by_type.setdefault(event.type, []).append(event)
@@ -212,8 +239,64 @@ def summarize(
             accepted_ids=accepted_ids,
             expired_ids=expired_ids,
             wraps_up=wraps_up,
-        ),
+        )
+        + (_fleet_paths(host.fleet_actions, by_type, declared, hand_edits) if declared else ()),
         elapsed_seconds=elapsed_seconds,
+        fleet=fleet_counts(host.fleet_actions) if declared else (),
+        fleet_invocations_ok=host.fleet_ok,
+        fleet_invocations_failed=host.fleet_failed,
+    )
+
+
+def fleet_counts(lines: Sequence[FleetLine]) -> tuple[tuple[str, int], ...]:
+    """The fleet rows: workers per outcome (``FLEET_ROWS``), left alone (by reason), reconciliation runs."""
+    workers = [line for line in lines if not line.is_run]
+    outcomes = Counter(line.outcome for line in workers)
+    rows = [(label, outcomes.get(outcome, 0)) for label, outcome in FLEET_ROWS]
+    left = Counter(line.reason or "-" for line in workers if line.outcome == "left")
+    rows += [(f"left alone: {reason}", count) for reason, count in sorted(left.items())]
+    rows.append(("reconciliation runs", sum(1 for line in lines if line.is_run)))
+    return tuple(rows)
+
+
+def _fleet_paths(
+    lines: Sequence[FleetLine],
+    by_type: Mapping[str, Sequence[DemoEvent]],
+    declared: frozenset[str],
+    hand_edits: int,
+) -> tuple[PathCheck, ...]:
+    """The fleet's paths: expiries repaired, drift repaired by the timer, no undeclared worker written."""
+    expired_bots = sum(1 for e in by_type.get(ev.OFFER_EXPIRED, ()) if e.worker_id in declared)
+    on_events = [line for line in lines if not line.is_run and line.trigger != "reconcile"]
+    registered = sum(1 for line in on_events if line.outcome in ("registered", "created"))
+    backed_off = sum(1 for line in on_events if line.outcome == "backed-off")
+    touched = {
+        line.worker_id
+        for line in lines
+        if line.outcome in ("registered", "created", "repaired", "deregistered") and line.worker_id
+    }
+    repaired = sum(1 for line in lines if line.outcome == "repaired")
+    drift = (
+        PathCheck(
+            "bot changed by hand, repaired by the reconciliation timer",
+            repaired,
+            repaired >= hand_edits,
+            f"{hand_edits} changes by hand; {sum(1 for line in lines if line.is_run)} reconciliation runs",
+        ),
+    )
+    return drift * bool(hand_edits) + (
+        PathCheck(
+            "bot's offer expired, registered again by the function",
+            registered,
+            registered > 0,
+            f"{expired_bots} offers to declared bots expired; {backed_off} back-offs (flapping guard)",
+        ),
+        PathCheck(
+            "only declared bots written by the function",
+            len(touched),
+            touched <= declared,
+            ", ".join(sorted(touched - declared)) or "no undeclared worker written",
+        ),
     )
 
 
@@ -233,10 +316,10 @@ def _paths(
     *,
     by_type: Mapping[str, Sequence[DemoEvent]],
     roles: Mapping[str, Role],
-    function_accepts: Sequence[DecisionLine],
-    declined_retry: Sequence[DecisionLine],
-    declined_for_good: Sequence[DecisionLine],
-    left: Sequence[DecisionLine],
+    function_accepts: Sequence[DecisionRecord],
+    declined_retry: Sequence[DecisionRecord],
+    declined_for_good: Sequence[DecisionRecord],
+    left: Sequence[DecisionRecord],
     accepted_ids: set[str],
     expired_ids: set[str],
     wraps_up: bool,
@@ -297,7 +380,7 @@ def _offered_after(
 
 
 def _re_offers(
-    declined_retry: Sequence[DecisionLine], declined_at: Mapping[str, datetime], issues: Sequence[DemoEvent]
+    declined_retry: Sequence[DecisionRecord], declined_at: Mapping[str, datetime], issues: Sequence[DemoEvent]
 ) -> tuple[int, int]:
     """Declines with retry whose job was offered again; those re-offered to that worker after retry_at."""
     re_offered = same_worker_after_retry = 0
@@ -315,7 +398,7 @@ def _re_offers(
 
 
 def _re_offers_after_for_good(
-    declined_for_good: Sequence[DecisionLine],
+    declined_for_good: Sequence[DecisionRecord],
     declined_at: Mapping[str, datetime],
     issues: Sequence[DemoEvent],
     registrations: Sequence[DemoEvent],

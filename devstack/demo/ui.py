@@ -7,6 +7,7 @@ one plain line every few seconds. ``summary_tables`` renders a :class:`~devstack
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
@@ -17,7 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.demo.run import LIVE_OFFER_EVENTS, DemoOptions, Progress
 from devstack.demo.scenario import Scenario
 from devstack.demo.stack import StackInfo
@@ -51,8 +52,11 @@ class RichView:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
+        bots = sum(1 for w in scenario.workers if w.declared)
+        fleet = f" ({bots} bots from the fleet {scenario.fleet.file.name})" if scenario.fleet else ""
         grid.add_row(
-            "Scenario", f"{scenario.name}: {len(scenario.workers)} workers, {len(scenario.queues)} queue(s)"
+            "Scenario",
+            f"{scenario.name}: {len(scenario.workers)} workers{fleet}, {len(scenario.queues)} queue(s)",
         )
         grid.add_row(
             "Run",
@@ -133,13 +137,26 @@ def _offer_pairs(progress: Progress) -> list[tuple[str, int]]:
     return pairs
 
 
+def _fleet_pairs(progress: Progress) -> list[tuple[str, int]]:
+    outcomes = Counter(line.outcome for line in progress.host.fleet_actions if not line.is_run)
+    runs = sum(1 for line in progress.host.fleet_actions if line.is_run)
+    return [
+        ("registered again", outcomes["registered"] + outcomes["created"]),
+        ("backed off", outcomes["backed-off"]),
+        ("repaired", outcomes["repaired"]),
+        ("reconciliations", runs),
+    ]
+
+
 def progress_line(progress: Progress) -> str:
     """The plain one-line progress (non-terminal output)."""
+    fleet = f" | fleet {_count_text(_fleet_pairs(progress))}" if progress.host.fleet_actions else ""
     return (
         f"[{progress.elapsed:5.1f}s] jobs {progress.submitted}/{progress.planned} submitted, "
         f"{progress.settled} done ({_count_text(_job_pairs(progress))}) "
         f"| offers {_count_text(_offer_pairs(progress))}"
         f" | function {progress.host.invocations} invocations, {progress.host.invocations_failed} failed"
+        f"{fleet}"
     )
 
 
@@ -161,7 +178,7 @@ def _progress_panel(progress: Progress) -> RenderableType:
         _count_text(
             [
                 ("deregistered", progress.events.get(ev.WORKER_DEREGISTERED, 0)),
-                ("registered again", progress.agent.re_registered),
+                ("registered again by the agent app", progress.agent.re_registered),
             ]
         ),
     )
@@ -169,6 +186,8 @@ def _progress_panel(progress: Progress) -> RenderableType:
         "Function",
         f"{progress.host.invocations} invocations, {progress.host.invocations_failed} failed",
     )
+    if progress.host.fleet_actions:
+        grid.add_row("Bot fleet", _count_text(_fleet_pairs(progress)))
     grid.add_row(
         "Agent app",
         _count_text(
@@ -211,6 +230,12 @@ def _outcomes_table(summary: Summary) -> Table:
     outcomes.add_row("function", "invocations failed", str(summary.invocations_failed))
     for outcome, count in summary.decision_outcomes:
         outcomes.add_row("function", f"decision log: {outcome}", str(count))
+    if summary.fleet:
+        outcomes.add_section()
+        outcomes.add_row("bot fleet", "invocations succeeded", str(summary.fleet_invocations_ok))
+        outcomes.add_row("bot fleet", "invocations failed", str(summary.fleet_invocations_failed))
+        for label, count in summary.fleet:
+            outcomes.add_row("bot fleet", label, str(count))
     outcomes.add_section()
     agent = summary.agent
     for label, count in (
@@ -218,7 +243,7 @@ def _outcomes_table(summary: Summary) -> Table:
         ("let expire", agent.let_expire),
         ("withdrawn before answering", agent.withdrawn),
         ("too late (404/409)", agent.late),
-        ("workers registered again", agent.re_registered),
+        ("people registered again", agent.re_registered),
         ("jobs completed and closed", agent.wrapped_up),
         ("errors", agent.errors),
     ):

@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from devstack.demo.events import DemoEvent, parse_envelope
-from devstack.web import close_runner
+from devstack.demo.demo_event import DemoEvent, parse_envelope
+from devstack.web import app_runner, close_runner
 
 __all__ = ["AgentWebhook"]
 
@@ -50,7 +50,7 @@ class AgentWebhook:
         """Listen on a free loopback port."""
         app = web.Application()
         app.router.add_post(PATH, self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        runner = app_runner(app, shutdown_timeout=1.0)
         await runner.setup()
         try:
             await web.TCPSite(runner, self._host, 0).start()

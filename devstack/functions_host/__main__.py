@@ -1,6 +1,7 @@
-"""``python -m devstack.functions_host``: serve a function app's Event Grid webhook on loopback until stopped.
+"""``python -m devstack.functions_host``: serve a function app's triggers on loopback until stopped.
 
-Prints one line with the webhook URL once it is listening; SIGINT or SIGTERM stops it cleanly (exit 0).
+Prints the Event Grid webhook URL on its first line once it is listening, then one line per HTTP function
+and timer function; SIGINT or SIGTERM stops it cleanly (exit 0).
 Exit 1 when the app cannot be indexed or the port cannot be bound, 2 for bad arguments or settings.
 """
 
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devstack.functions_host.host import DEFAULT_HOST, FunctionsHost
+from devstack.functions_host.host import DEFAULT_HOST, FUNCTION_KEY_SETTING, FunctionsHost
 from devstack.functions_host.settings import SettingsError, load_settings_file
 from devstack.functions_worker import WorkerIndexError
 
@@ -50,6 +51,18 @@ def _startup_line(host: FunctionsHost) -> str:
     return f"Event Grid webhook: {host.webhook_url('NAME')} (Event Grid functions: {listed})"
 
 
+def _trigger_lines(host: FunctionsHost) -> list[str]:
+    lines = []
+    for route in host.http_routes:
+        methods = ",".join(sorted(route.methods)) if route.methods is not None else "any method"
+        key = "no key" if route.auth_level == "ANONYMOUS" else f"function key: {FUNCTION_KEY_SETTING}"
+        lines.append(
+            f"HTTP function {route.function_name}: {methods} {host.http_url(route.template)} ({key})"
+        )
+    lines += [f"Timer function {name}: {schedule} (UTC)" for name, schedule in host.timer_schedules]
+    return lines
+
+
 async def _serve(host: FunctionsHost) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,7 +70,7 @@ async def _serve(host: FunctionsHost) -> None:
         loop.add_signal_handler(signum, stop.set)
     await host.start()
     try:
-        print(_startup_line(host), flush=True)
+        print("\n".join([_startup_line(host), *_trigger_lines(host)]), flush=True)
         await stop.wait()
         _log.info("stopping")
     finally:

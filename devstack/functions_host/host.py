@@ -1,9 +1,11 @@
-"""The Functions host stand-in: an aiohttp server for the Event Grid webhook, backed by the worker library.
+"""The Functions host stand-in: an aiohttp server for the app's triggers, backed by the worker library.
 
 ``FunctionsHost`` loads app settings into the environment, indexes the app through
 ``devstack.functions_worker`` and serves ``POST /runtime/webhooks/eventgrid?functionName=NAME`` with the
-status codes of the real host (``contract.py``). Each event of a request is one invocation; all run
-concurrently and the response waits for every one of them.
+status codes of the real host (``contract.py``): each event of a request is one invocation; all run
+concurrently and the response waits for every one of them. HTTP functions are served at ``/api/<route>``
+behind a function key (``http_routes.py``), and timer functions run on their schedules
+(``timer_triggers.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import collections
 import logging
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,11 +25,26 @@ from urllib.parse import quote
 from aiohttp import web
 
 from devstack.functions_host import contract
+from devstack.functions_host.http_routes import (
+    ROUTE_PREFIX,
+    HttpRoute,
+    http_routes,
+    is_authorized,
+    match_route,
+)
+from devstack.functions_host.ncrontab import CrontabError
 from devstack.functions_host.settings import apply_settings
-from devstack.functions_worker import EVENT_GRID_TRIGGER, WorkerApp
-from devstack.web import close_runner
+from devstack.functions_host.timer_triggers import TimerRunner, TimerSpec, timer_specs
+from devstack.functions_worker import EVENT_GRID_TRIGGER, HttpRequestData, WorkerApp, WorkerIndexError
+from devstack.web import app_runner, close_runner
 
-__all__ = ["FunctionsHost", "HostNotStartedError", "InvocationRecord"]
+__all__ = [
+    "DEFAULT_APP_SETTINGS",
+    "FUNCTION_KEY_SETTING",
+    "FunctionsHost",
+    "HostNotStartedError",
+    "InvocationRecord",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -34,6 +52,13 @@ DEFAULT_HOST: Final = "127.0.0.1"
 MAX_RECORDS: Final = 100_000
 """Invocation records kept (oldest dropped first); the counters are never truncated."""
 _MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # Event Grid batches are at most 1 MB; be generous, not unbounded
+FUNCTION_KEY_SETTING: Final = "DEVSTACK_FUNCTION_KEY"
+"""The key HTTP functions (auth level function or admin) accept; unset: a random one per start."""
+DEFAULT_APP_SETTINGS: Final[Mapping[str, str]] = {
+    # The worker thread pool the deploy template sets: in-flight offers per worker process (BENCHMARKS.md,
+    # "Thread pool"). A settings file or the environment still wins.
+    "PYTHON_THREADPOOL_THREAD_COUNT": "32",
+}
 
 
 class HostNotStartedError(RuntimeError):
@@ -89,6 +114,10 @@ class FunctionsHost:
         self._script = script
         self._worker: WorkerApp | None = None
         self._served: dict[str, str] = {}
+        self._routes: tuple[HttpRoute, ...] = ()
+        self._timers: TimerRunner | None = None
+        self._timer_specs: tuple[TimerSpec, ...] = ()
+        self._function_key = ""
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._env_set_by_us: tuple[str, ...] = ()
@@ -102,22 +131,30 @@ class FunctionsHost:
         """Apply settings, index the app (``WorkerIndexError`` on failure) and start listening."""
         if self._runner is not None:
             raise RuntimeError("FunctionsHost is already started")
-        applied = apply_settings(self._settings)
+        applied = apply_settings({**DEFAULT_APP_SETTINGS, **self._settings})
         self._env_set_by_us = applied.set_names
         try:
             script = self._script or os.environ.get("PYTHON_SCRIPT_FILE_NAME") or "function_app.py"
             self._worker = WorkerApp.load(self.app_dir, script)
+            functions = tuple(self._worker.functions.values())
             self._served = {
                 _served_name(info.name): info.name
-                for info in self._worker.functions.values()
+                for info in functions
                 if info.trigger_type == EVENT_GRID_TRIGGER
             }
+            self._routes = http_routes(functions)
+            try:
+                timers = timer_specs(functions)
+            except CrontabError as err:
+                raise WorkerIndexError(self.app_dir, script, f"CrontabError: {err}") from err
+            self._function_key = os.environ.get(FUNCTION_KEY_SETTING) or secrets.token_urlsafe(32)
             app = web.Application(client_max_size=_MAX_BODY_BYTES)
             # ASP.NET routing in the real host is case-insensitive: /runtime/webhooks/EventGrid works too.
             app.router.add_post("/runtime/webhooks/{extension}", self._handle_webhook)
             app.router.add_get("/admin/host/status", self._handle_status)
+            app.router.add_route("*", ROUTE_PREFIX + "{path:.*}", self._handle_http)
             # A short grace period: stop() waits for in-flight requests at most this long.
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+            runner = app_runner(app, shutdown_timeout=5.0)
             await runner.setup()
             try:
                 await web.TCPSite(runner, self._bind_host, self._bind_port).start()
@@ -128,12 +165,18 @@ class FunctionsHost:
             bound_host, bound_port = runner.addresses[0][:2]
             shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)
             self._base_url = f"http://{shown}:{bound_port}"
+            self._timer_specs = timers
+            self._timers = TimerRunner(timers, self._invoke_timer)
+            self._timers.start()
         except BaseException:
             self._release()
             raise
 
     async def stop(self) -> None:
         """Stop listening (in-flight requests get a short grace period) and undo ``start()``."""
+        timers, self._timers = self._timers, None
+        if timers is not None:
+            await timers.stop()
         runner, self._runner = self._runner, None
         if runner is not None:
             await close_runner(runner)
@@ -174,11 +217,32 @@ class FunctionsHost:
         return tuple(self._served)
 
     @property
+    def http_routes(self) -> tuple[HttpRoute, ...]:
+        """The app's HTTP functions and their routes (served under ``/api/``)."""
+        return self._routes
+
+    @property
+    def timer_schedules(self) -> tuple[tuple[str, str], ...]:
+        """(function name, NCRONTAB schedule) of the app's timer functions."""
+        return tuple((spec.function_name, spec.schedule.expression) for spec in self._timer_specs)
+
+    def http_url(self, route: str) -> str:
+        """The URL of an HTTP route, e.g. ``http_url("health")``."""
+        return f"{self.url}{ROUTE_PREFIX}{route.lstrip('/')}"
+
+    @property
+    def function_key(self) -> str:
+        """The key HTTP functions accept (``DEVSTACK_FUNCTION_KEY``, else generated at start)."""
+        return self._function_key
+
+    @property
     def invocations_ok(self) -> int:
+        """Successful Event Grid invocations (HTTP and timer invocations are in ``records`` only)."""
         return self._ok
 
     @property
     def invocations_failed(self) -> int:
+        """Failed Event Grid invocations."""
         return self._failed
 
     @property
@@ -257,6 +321,31 @@ class FunctionsHost:
                 f"Unable to bind {type(event).__name__} event to an Event Grid trigger: "
                 "expected a JSON object"
             )
+        if ok:
+            self._ok += 1
+        else:
+            self._failed += 1
+        return self._note(
+            function_name,
+            f"event={event_id}",
+            event_id=event_id,
+            ok=ok,
+            error=error,
+            duration_ms=duration_ms,
+            started_at=started_at,
+        )
+
+    def _note(
+        self,
+        function_name: str,
+        what: str,
+        *,
+        event_id: str | None,
+        ok: bool,
+        error: str | None,
+        duration_ms: float,
+        started_at: datetime,
+    ) -> InvocationRecord:
         record = InvocationRecord(
             function_name=function_name,
             event_id=event_id,
@@ -268,11 +357,61 @@ class FunctionsHost:
         )
         self._records.append(record)
         if ok:
-            self._ok += 1
-            _log.info("Executed '%s' (Succeeded, event=%s, %.1f ms)", function_name, event_id, duration_ms)
+            _log.info("Executed '%s' (Succeeded, %s, %.1f ms)", function_name, what, duration_ms)
         else:
-            self._failed += 1
-            _log.info(
-                "Executed '%s' (Failed, event=%s, %.1f ms): %s", function_name, event_id, duration_ms, error
-            )
+            _log.info("Executed '%s' (Failed, %s, %.1f ms): %s", function_name, what, duration_ms, error)
         return record
+
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        worker = self._worker
+        assert worker is not None  # handlers only run between start() and stop()
+        found = match_route(self._routes, request.method, request.match_info["path"])
+        if found is None:
+            return web.Response(status=404)
+        route, params = found
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        query = {name: request.query[name] for name in request.query}
+        if not is_authorized(route, headers, query, self._function_key):
+            _log.info("401 for %s: no valid function key", route.function_name)
+            return web.Response(status=401)
+        started_at = datetime.now(UTC)
+        data = HttpRequestData(
+            method=request.method,
+            url=str(request.url),
+            headers=headers,
+            body=await request.read(),
+            query=query,
+            route_params=params,
+        )
+        result = await worker.invoke_http(route.function_name, data)
+        what = f"{request.method} {request.path}"
+        self._note(
+            route.function_name,
+            what,
+            event_id=None,
+            ok=result.ok,
+            error=result.error,
+            duration_ms=result.duration_ms,
+            started_at=started_at,
+        )
+        if not result.ok or result.response is None:
+            return web.Response(status=500)  # the real host's answer to an exception: 500, empty body
+        response = result.response
+        return web.Response(status=response.status, body=response.body, headers=dict(response.headers))
+
+    async def _invoke_timer(self, spec: TimerSpec, last: datetime | None, next_run: datetime) -> None:
+        worker = self._worker
+        if worker is None:
+            return
+        started_at = datetime.now(UTC)
+        result = await worker.invoke_timer(spec.function_name, past_due=False, last=last, next_run=next_run)
+        what = f"timer, next {next_run.isoformat()}"
+        self._note(
+            spec.function_name,
+            what,
+            event_id=None,
+            ok=result.ok,
+            error=result.error,
+            duration_ms=result.duration_ms,
+            started_at=started_at,
+        )

@@ -1,4 +1,4 @@
-"""Request authentication exactly as the 1.0.0 SDK signs (jobrouter-api.md §1.3), plus an optional bearer.
+"""Request authentication as the 1.0.0 SDK signs (docs/emulator-support-matrix.md), plus an optional bearer.
 
 String to sign: ``VERB\\n<path and query as received>\\n<x-ms-date>;<host>;<x-ms-content-sha256>``,
 HMAC-SHA256 with the base64-decoded access key. ``host`` is the request's ``Host`` header; because an SDK

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from devstack.jobrouter.eventgrid import Subscription
+from devstack.jobrouter.eventgrid import DEFAULT_EVENT_LOG_LIMIT, Subscription
+from devstack.jobrouter.rule_http import DEFAULT_RULE_TIMEOUT_SECONDS
 
-__all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "EmulatorConfig"]
+__all__ = ["DEFAULT_TOPIC", "DEV_ACCESS_KEY", "WORKER_IDLE_SECONDS", "EmulatorConfig"]
+
+#: The service deregisters a worker registered but idle for 7 days.
+WORKER_IDLE_SECONDS: Final = 7 * 24 * 3600.0
 
 #: The documented, well-known development key (base64 of an ASCII sentence). Never use it outside dev.
 DEV_ACCESS_KEY: Final = (
@@ -38,9 +42,14 @@ class EmulatorConfig:
     - ``processing_delay`` is how long a new or updated job stays ``created``/``pendingClassification``
       before it is classified and queued (the live service takes about a second);
     - ``default_offer_expiry_seconds`` applies when a distribution policy has no ``offerExpiresAfterSeconds``;
+    - ``worker_idle_seconds``: a registered worker idle (no offer, no job) this long is deregistered, as the
+      service does after 7 days (the default); shorten it to watch it happen;
     - ``max_clock_skew_seconds`` bounds ``x-ms-date`` against the server clock (the service uses 15 minutes);
     - ``default_page_size`` is the page size when a list request has no ``maxpagesize``;
-    - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs.
+    - ``duplicate_fraction`` / ``reorder_window`` / ``seed`` are the event publisher's test knobs;
+    - ``rule_timeout_seconds`` bounds each function/webhook rule call (a late answer fails the rule);
+    - ``event_log_limit`` is how many of the most recent events (with their delivery records) the admin API
+      keeps; older ones are forgotten so a long run's memory stays flat (the delivery totals stay complete).
     """
 
     host: str = "127.0.0.1"
@@ -52,11 +61,14 @@ class EmulatorConfig:
     topic: str = DEFAULT_TOPIC
     processing_delay: float = 0.0
     default_offer_expiry_seconds: float = 31_536_000.0
+    worker_idle_seconds: float = WORKER_IDLE_SECONDS
     max_clock_skew_seconds: float = 900.0
     default_page_size: int = 20
     duplicate_fraction: float = 0.0
     reorder_window: float = 0.0
     seed: int | None = None
+    rule_timeout_seconds: float = DEFAULT_RULE_TIMEOUT_SECONDS
+    event_log_limit: int = DEFAULT_EVENT_LOG_LIMIT
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -65,8 +77,14 @@ class EmulatorConfig:
             raise ValueError(f"processing_delay must be >= 0, got {self.processing_delay}")
         if self.default_offer_expiry_seconds <= 0:
             raise ValueError("default_offer_expiry_seconds must be > 0")
+        if not self.worker_idle_seconds > 0:
+            raise ValueError(f"worker_idle_seconds must be > 0, got {self.worker_idle_seconds}")
         if self.default_page_size < 1:
             raise ValueError(f"default_page_size must be >= 1, got {self.default_page_size}")
+        if self.rule_timeout_seconds <= 0:
+            raise ValueError(f"rule_timeout_seconds must be > 0, got {self.rule_timeout_seconds}")
+        if isinstance(self.event_log_limit, bool) or self.event_log_limit < 1:
+            raise ValueError(f"event_log_limit must be >= 1, got {self.event_log_limit}")
         if self.bearer_token is not None and not self.bearer_token.strip():
             raise ValueError("bearer_token must not be empty")
 

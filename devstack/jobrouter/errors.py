@@ -88,7 +88,7 @@ class PreconditionFailed(RouterApiError):
 
 
 def error_body(code: str, message: str, target: str | None) -> dict[str, Any]:
-    """The live service's error envelope (jobrouter-api.md §3.2)."""
+    """The live service's error envelope: {"communicationError": {"code", "message", "target"}}."""
     inner: dict[str, Any] = {"code": code, "message": message}
     if target is not None:
         inner["target"] = target

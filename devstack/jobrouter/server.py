@@ -3,7 +3,7 @@
 Both expose ``endpoint`` (``http://127.0.0.1:PORT``), ``connection_string``, ``access_key`` and a small Python
 admin API (faults, state snapshot, event log, publisher knobs, reset) equivalent to the HTTP ``/admin`` API.
 Build SDK clients with ``JobRouterClient(emulator.endpoint, AzureKeyCredential(emulator.access_key))``:
-the SDK turns ``http://`` in a connection string into ``https://`` (jobrouter-api.md §1.1).
+the SDK turns ``http://`` in a connection string into ``https://`` (README.md, "The dev stack").
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from devstack.jobrouter.app import AdminHooks, RestApi
 from devstack.jobrouter.auth import decode_key
 from devstack.jobrouter.config import EmulatorConfig
 from devstack.jobrouter.engine import Router
 from devstack.jobrouter.eventgrid import EventPublisher, PublishedEvent
 from devstack.jobrouter.faults import FaultAction, FaultRule, FaultSet
-from devstack.jobrouter.store import Store
+from devstack.jobrouter.http_api import AdminHooks, RestApi
+from devstack.jobrouter.rule_http import HttpRuleCaller
+from devstack.jobrouter.store import StateWriteError, Store
 from devstack.jobrouter.timers import Clock, SystemClock
 from devstack.jobrouter.wire import JsonObject
-from devstack.web import close_runner
+from devstack.web import app_runner, close_runner
 
 __all__ = ["Emulator", "EmulatorThread"]
 
@@ -49,6 +50,10 @@ class Emulator:
         self._router: Router | None = None
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Set when the emulator stopped itself because its state file could not be written.
+        self.failure: StateWriteError | None = None
+        self._failed = asyncio.Event()
+        self._stopping: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
 
@@ -64,6 +69,7 @@ class Emulator:
             duplicate_fraction=self.config.duplicate_fraction,
             reorder_window=self.config.reorder_window,
             seed=self.config.seed,
+            event_log_limit=self.config.event_log_limit,
         )
         router = Router(
             store,
@@ -72,7 +78,10 @@ class Emulator:
             rng=self.config.rng(),
             processing_delay=self.config.processing_delay,
             default_offer_expiry_seconds=self.config.default_offer_expiry_seconds,
+            rule_caller=HttpRuleCaller(timeout=self.config.rule_timeout_seconds),
+            worker_idle_seconds=self.config.worker_idle_seconds,
         )
+        router.on_state_lost = self._state_lost
         self._publisher, self._router = publisher, router
         try:
             await publisher.start()
@@ -90,10 +99,9 @@ class Emulator:
                 ),
                 page_size=self.config.default_page_size,
                 max_skew_seconds=self.config.max_clock_skew_seconds,
+                bind_host=self.config.host,
             )
-            runner = web.AppRunner(
-                api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
-            )
+            runner = app_runner(api.build_app(), shutdown_timeout=1.0)
             await runner.setup()
             self._runner = runner
             site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -109,12 +117,28 @@ class Emulator:
         """Stop listening, cancel timers, flush and close the state file, close the publisher. Idempotent."""
         await self._shutdown()
 
+    async def wait_failed(self) -> StateWriteError:
+        """Wait until the emulator stops itself because its state file could not be written."""
+        await self._failed.wait()
+        assert self.failure is not None
+        return self.failure
+
+    def _state_lost(self, exc: StateWriteError) -> None:
+        """A change could not be saved: refuse everything from now on by stopping, loudly."""
+        if self.failure is not None:
+            return
+        self.failure = exc
+        log.critical("%s; stopping so that no change is acknowledged that is not saved", exc)
+        self._failed.set()
+        self._stopping = asyncio.get_running_loop().create_task(self._shutdown())
+
     async def _shutdown(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             await close_runner(runner)
         router, self._router = self._router, None
         if router is not None:
+            await router.stop_rule_calls()
             router.close()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
@@ -178,7 +202,7 @@ class Emulator:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far (a copy)."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first (a copy)."""
         return list(self.publisher.event_log)
 
     def _event_dicts(self) -> list[JsonObject]:
@@ -257,6 +281,7 @@ class Emulator:
         return {
             "duplicateFraction": publisher.duplicate_fraction,
             "reorderWindow": publisher.reorder_window,
+            "eventLogLimit": self.config.event_log_limit,
             "stats": publisher.stats().as_dict(),
             "subscriptions": {name: str(state) for name, state in publisher.validation_state().items()},
         }
@@ -280,7 +305,7 @@ class Emulator:
     def reset(self) -> None:
         """Delete all resources and pending timers (faults and the event log stay)."""
         self.router.reset()
-        self.router.commit()
+        self.router.commit_or_stop()
 
 
 class EmulatorThread:
@@ -395,7 +420,7 @@ class EmulatorThread:
 
     @property
     def events(self) -> list[PublishedEvent]:
-        """Every event published so far."""
+        """The most recent events published (up to ``config.event_log_limit``), oldest first."""
         return self.call(lambda: self.emulator.events)
 
     def state(self) -> JsonObject:

@@ -2,15 +2,16 @@
 
 The engine schedules things by *wall-clock* time (offer expiry, ``retryOfferAt``, ``scheduleAt``,
 ``closeAt``, selector expiry, wait-time exception triggers). Each timer has a key, so re-arming replaces it
-and a state change can cancel it. Callbacks run on the loop thread; an exception in one is logged and
-never stops the loop.
+and a state change can cancel it. A tuple key's second item names its owner (``("waitTime", job_id,
+rule_id)``), so all of one job's timers can be cancelled without looking at anyone else's. Callbacks run
+on the loop thread; an exception in one is logged and never stops the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -44,6 +45,7 @@ class Timers:
         self._on_fire = on_fire
         self._handles: dict[Hashable, asyncio.TimerHandle] = {}
         self._due: dict[Hashable, datetime] = {}
+        self._owned: dict[Hashable, set[Hashable]] = {}
         self._closed = False
 
     def at(self, key: Hashable, when: datetime, fn: Callable[[], None]) -> None:
@@ -54,13 +56,23 @@ class Timers:
         delay = max(0.0, (when - self._clock.now()).total_seconds())
         self._handles[key] = self._loop.call_later(delay, self._fire, key, fn)
         self._due[key] = when
+        owner = _owner(key)
+        if owner is not None:
+            self._owned.setdefault(owner, set()).add(key)
 
     def cancel(self, key: Hashable) -> None:
         """Cancel the timer with this key, if any."""
         handle = self._handles.pop(key, None)
         self._due.pop(key, None)
+        self._disown(key)
         if handle is not None:
             handle.cancel()
+
+    def cancel_owned(self, owner: Hashable, kinds: Collection[str] | None = None) -> None:
+        """Cancel the timers whose key is ``(kind, owner, ...)``, of ``kinds`` only when given."""
+        for key in list(self._owned.get(owner, ())):
+            if kinds is None or key[0] in kinds:  # type: ignore[index]  # owned keys are tuples
+                self.cancel(key)
 
     def pending(self) -> dict[Hashable, datetime]:
         """Keys and due times of the armed timers."""
@@ -73,13 +85,31 @@ class Timers:
             handle.cancel()
         self._handles.clear()
         self._due.clear()
+        self._owned.clear()
+
+    def _disown(self, key: Hashable) -> None:
+        owner = _owner(key)
+        keys = self._owned.get(owner) if owner is not None else None
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._owned[owner]
 
     def _fire(self, key: Hashable, fn: Callable[[], None]) -> None:
         self._handles.pop(key, None)
         self._due.pop(key, None)
+        self._disown(key)
         try:
             fn()
         except Exception:
             log.exception("timer %r failed", key)
         finally:
             self._on_fire()
+
+
+def _owner(key: Hashable) -> Hashable | None:
+    """The owner of a ``(kind, owner, ...)`` key; None for other keys."""
+    if isinstance(key, tuple) and len(key) >= 2:
+        owner: Hashable = key[1]
+        return owner
+    return None

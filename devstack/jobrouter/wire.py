@@ -7,6 +7,8 @@ object keys in its model's declaration order. These helpers reproduce that so re
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime as _rfc1123
@@ -16,6 +18,7 @@ from typing import Any
 from devstack.jobrouter.errors import BadRequest
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "JsonObject",
     "format_http_date",
     "format_time",
@@ -23,10 +26,66 @@ __all__ = [
     "normalize_numbers",
     "ordered",
     "parse_http_date",
+    "parse_json_body",
     "parse_time",
 ]
 
 JsonObject = dict[str, Any]
+
+# System.Text.Json's default maximum depth (the service is a .NET service); deeper bodies get a 400.
+MAX_JSON_DEPTH = 64
+
+
+class _NotFinite(float):
+    """A number JSON cannot carry (``NaN``, ``Infinity``, or a literal too large for a double)."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> _NotFinite:
+        number = super().__new__(cls, math.nan)
+        number.text = text
+        return number
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite(text)
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as JSON (None when empty), or :class:`BadRequest` naming what is wrong.
+
+    Refused: text that is not JSON, nesting deeper than :data:`MAX_JSON_DEPTH`, and numbers JSON cannot
+    carry (``NaN``, ``Infinity``, ``1e999``), named by their path (``labels.score``).
+    """
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw, parse_constant=_NotFinite, parse_float=_parse_float)
+    except RecursionError:
+        raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    _check_tree(body)
+    return body
+
+
+def _check_tree(body: Any) -> None:
+    stack: list[tuple[Any, str, int]] = [(body, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, _NotFinite):
+            raise BadRequest(f"'{path or 'body'}' must be a finite number, got {value.text}.")
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                child_path = (
+                    f"{path}[{key}]" if isinstance(value, list) else f"{path}.{key}" if path else str(key)
+                )
+                stack.append((child, child_path, depth + 1))
 
 
 def format_time(value: datetime) -> str:
@@ -48,7 +107,10 @@ def parse_time(value: Any, *, field: str) -> datetime:
         raise BadRequest(f"'{field}' is not a valid ISO-8601 date-time: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is after the last representable instant
+        raise BadRequest(f"'{field}' is outside the supported date-time range: {value!r}") from None
 
 
 def format_http_date(value: datetime) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.parity.known import KnownDifferencesError, check, load_known
-from devstack.parity.recording import RecordingError, default_recordings_dir, load_recordings
+from devstack.parity.recording import COMMITTED_BUNDLE, RecordingError, default_recordings, load_recordings
 from devstack.parity.replay import ReplaySettings, replay
 from devstack.parity.report import console_report, markdown_report
 
@@ -27,10 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the replay; return the exit code."""
     args = _parser().parse_args(argv)
     recordings_dir: Path = args.recordings
-    if not recordings_dir.is_dir():
+    if not recordings_dir.exists():
         print(
-            f"no recordings at {recordings_dir} (expected shared/recordings/jobrouter next to the "
-            "repository; pass --recordings DIR)",
+            f"no recordings at {recordings_dir} (pass --recordings with a folder of recordings or a bundle; "
+            f"the repository's own is {COMMITTED_BUNDLE})",
             file=sys.stderr,
         )
         return 2
@@ -79,8 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--recordings",
         type=Path,
-        default=default_recordings_dir(REPO_ROOT),
-        help="folder of test-proxy recordings (default: shared/recordings/jobrouter next to the repository)",
+        default=default_recordings(REPO_ROOT),
+        help=(
+            "folder of test-proxy recordings, or a .json.gz bundle of them (default: "
+            f"shared/recordings/jobrouter next to the repository when it exists, else {COMMITTED_BUNDLE})"
+        ),
     )
     parser.add_argument(
         "--known", type=Path, default=DEFAULT_KNOWN, help="allow-list of known differences (JSON)"

@@ -1,13 +1,16 @@
 """Microsoft's Job Router test-proxy recordings as frozen values: one :class:`Recording` per file.
 
 A recording is the traffic of one SDK 1.0.0 test against the live service, in the Azure SDK test proxy's
-format (a JSON object whose ``Entries`` hold each request and response). Parsing happens here once;
-everything past this module sees :class:`Exchange` values with the host stripped, the bodies decoded
-and the few headers that matter.
+format (a JSON object whose ``Entries`` hold each request and response, and ``Variables``). Parsing happens
+here once; everything past this module sees :class:`Exchange` values with the host stripped, the bodies
+decoded and the few headers that matter. The recordings come from a folder of the original files or, in a
+fresh clone, from the committed bundle (tests/parity/recordings/README.md): the same files reduced to what
+this module reads, so a replay of either gives the same result.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -20,13 +23,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "COLLECTIONS",
+    "COMMITTED_BUNDLE",
     "Exchange",
     "Recording",
     "RecordingError",
+    "default_recordings",
     "default_recordings_dir",
     "load_recording",
     "load_recordings",
     "operation",
+    "reduced",
+    "write_bundle",
 ]
 
 #: The /routing collections that hold resources with client-chosen ids.
@@ -45,6 +52,17 @@ _REPLAYED_REQUEST_HEADERS: Final = (
     "If-None-Match",
     "If-Unmodified-Since",
 )
+#: Response headers the comparison reads (exact values or presence); the others are transport noise.
+_COMPARED_RESPONSE_HEADERS: Final = (
+    "api-supported-versions",
+    "Content-Type",
+    "X-Cache",
+    "Request-Context",
+    "ETag",
+    "Last-Modified",
+)
+#: The committed bundle of the 40 recordings, relative to the repository root.
+COMMITTED_BUNDLE: Final = Path("tests", "parity", "recordings", "jobrouter-2023-11-14.json.gz")
 
 
 class RecordingError(ValueError):
@@ -142,19 +160,82 @@ def default_recordings_dir(repo_root: Path) -> Path:
     return (repo_root.parent / "shared" / "recordings" / "jobrouter").resolve()
 
 
-def load_recordings(directory: Path) -> list[Recording]:
-    """Every ``*.json`` recording in ``directory``, sorted by name."""
-    return sorted((load_recording(p) for p in directory.glob("*.json")), key=lambda r: r.name)
+def default_recordings(repo_root: Path) -> Path:
+    """The original recordings folder when it is there, else the bundle committed in the repository."""
+    folder = default_recordings_dir(repo_root)
+    return folder if folder.is_dir() else repo_root / COMMITTED_BUNDLE
+
+
+def load_recordings(source: Path) -> list[Recording]:
+    """Every recording in ``source`` (a folder of ``*.json`` files, or a ``.json.gz`` bundle), by name."""
+    if source.is_file():
+        recordings = [_recording(source / name, document) for name, document in _read_bundle(source).items()]
+    else:
+        recordings = [load_recording(p) for p in source.glob("*.json")]
+    return sorted(recordings, key=lambda r: r.name)
 
 
 def load_recording(path: Path) -> Recording:
     """Parse one test-proxy recording file."""
-    match = _FILE_NAME.match(path.name)
-    name = f"{match['module']}.{match['test']}" if match else path.stem
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordingError(path, f"cannot read JSON ({exc})") from None
+    return _recording(path, raw)
+
+
+def reduced(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A test-proxy document with only what :func:`load_recording` reads (same values, same key order)."""
+    keep_request = {h.lower() for h in (*_REPLAYED_REQUEST_HEADERS, "x-ms-date")}
+    keep_response = {h.lower() for h in _COMPARED_RESPONSE_HEADERS}
+    entries = [
+        {
+            "RequestUri": entry["RequestUri"],
+            "RequestMethod": entry["RequestMethod"],
+            "RequestHeaders": {
+                k: v for k, v in (entry.get("RequestHeaders") or {}).items() if k.lower() in keep_request
+            },
+            "RequestBody": entry.get("RequestBody"),
+            "StatusCode": entry["StatusCode"],
+            "ResponseHeaders": {
+                k: v for k, v in (entry.get("ResponseHeaders") or {}).items() if k.lower() in keep_response
+            },
+            "ResponseBody": entry.get("ResponseBody"),
+        }
+        for entry in document["Entries"]
+    ]
+    return {"Entries": entries, "Variables": document.get("Variables") or {}}
+
+
+def write_bundle(folder: Path, bundle: Path) -> int:
+    """Write every ``*.json`` recording of ``folder``, reduced, into one gzip bundle; return how many.
+
+    The output is byte-for-byte reproducible (sorted names, no name or timestamp in the gzip header).
+    """
+    documents = {
+        path.name: reduced(json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.glob("*.json"))
+    }
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    with bundle.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as file:
+        file.write(json.dumps(documents, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(documents)
+
+
+def _read_bundle(path: Path) -> dict[str, Any]:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as file:
+            raw = json.load(file)
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordingError(path, f"cannot read the gzip JSON bundle ({exc})") from None
+    if not isinstance(raw, dict):
+        raise RecordingError(path, "the bundle is not an object of file name -> recording")
+    return raw
+
+
+def _recording(path: Path, raw: Any) -> Recording:
+    match = _FILE_NAME.match(path.name)
+    name = f"{match['module']}.{match['test']}" if match else path.stem
     if not isinstance(raw, dict) or not isinstance(raw.get("Entries"), list):
         raise RecordingError(path, "no 'Entries' list")
     exchanges = tuple(_exchange(path, i, entry) for i, entry in enumerate(raw["Entries"], start=1))
@@ -180,6 +261,7 @@ def _exchange(path: Path, index: int, entry: Any) -> Exchange:
         name: str(lowered[name.lower()][1]) for name in _REPLAYED_REQUEST_HEADERS if name.lower() in lowered
     }
     date_text = lowered.get("x-ms-date", ("", None))[1]
+    compared = {h.lower() for h in _COMPARED_RESPONSE_HEADERS}
     return Exchange(
         index=index,
         method=method,
@@ -187,7 +269,7 @@ def _exchange(path: Path, index: int, entry: Any) -> Exchange:
         request_headers=replayed,
         request_body=entry.get("RequestBody"),
         status=status,
-        response_headers={str(k): str(v) for k, v in response_headers.items()},
+        response_headers={str(k): str(v) for k, v in response_headers.items() if str(k).lower() in compared},
         response_body=entry.get("ResponseBody"),
         request_date=_http_date(date_text),
     )

@@ -100,6 +100,16 @@ def console_report(results: Sequence[RecordingResult], outcome: Check, *, verbos
     return "\n".join(lines)
 
 
+def _differences_sentence(causes: int) -> str:
+    if causes == 0:
+        return "No known difference remains; the parity tests fail on any difference that appears."
+    return (
+        "Every other difference is listed under [Known differences](#known-differences) "
+        f"({causes} cause{'' if causes == 1 else 's'}); the parity tests fail on any difference not "
+        "listed there, and on a listed one that no longer occurs."
+    )
+
+
 def markdown_report(
     results: Sequence[RecordingResult],
     outcome: Check,
@@ -122,10 +132,7 @@ def markdown_report(
         f"**{t.matched} of {t.compared} compared requests match ({t.percent:.1f}%)** across "
         f"{t.recordings} recordings ({t.requests} recorded requests; {t.skipped} not sent because their "
         "recorded page held only objects that pre-existed on Microsoft's shared resource). "
-        f"Every other difference is listed under [Known differences](#known-differences) "
-        f"({len(known)} cause{'' if len(known) == 1 else 's'}); the parity tests fail on any difference not "
-        "listed there, and on a listed "
-        "one that no longer occurs.",
+        + _differences_sentence(len(known)),
         "",
         "### Per operation",
         "",
@@ -164,7 +171,7 @@ def markdown_report(
         out.append(f"| `{r.recording.name}` | {counts} | {first} |")
     out += ["", "## Known differences", ""]
     if not known:
-        out.append("None.")
+        out += ["None.", ""]
     for entry in known:
         places = "; ".join(
             f"`{name}` #{', #'.join(str(i) for i in indexes)}" for name, indexes in entry.occurrences.items()
@@ -242,7 +249,8 @@ _INTRO = """\
 Microsoft recorded the `azure-communication-jobrouter` 1.0.0 test suite against the live service on
 2023-11-14 (api-version 2023-11-01; 40 recordings, from `Azure/azure-sdk-assets` at commit `19ef87bca384`,
 folder `python/sdk/communication/azure-communication-jobrouter/tests/recordings/`; the harness reads them
-from `shared/recordings/jobrouter` next to the repository, or `--recordings DIR`).
+from `shared/recordings/jobrouter` next to the repository when it is there, else from the bundle committed in
+`tests/parity/recordings/` with their provenance in its README, or `--recordings DIR`).
 `python -m devstack.parity` (or `make parity`) replays every recorded request, in order, against a
 **fresh emulator per recording** and compares each response with the recorded one; `tests/parity/` runs the
 same replay as one pytest case per recording, so a regression fails CI. This page is generated from that

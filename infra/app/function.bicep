@@ -63,6 +63,15 @@ param offerPolicyBase64 string
 @description('OFFER_DECIDER: package.module:function of a custom decider shipped in the package. Empty: not set.')
 param offerDecider string
 
+@description('FLEET_FILE: path of the bot fleet shipped in the package, relative to the app root. Empty: not set.')
+param fleetFile string
+
+@description('FLEET as base64 of the fleet JSON (base64 survives azd parameter substitution). Empty: not set.')
+param fleetBase64 string
+
+@description('FLEET_RECONCILE_SCHEDULE: the reconciliation timer\'s NCRONTAB schedule. Empty: not set (every minute).')
+param fleetReconcileSchedule string
+
 @description('Name of the Event Grid-triggered function; its Flex Consumption scale group is function:<name>.')
 param functionName string
 
@@ -182,6 +191,26 @@ var deciderSettings = empty(offerDecider) ? [] : [
   }
 ]
 
+// The bot fleet (README.md, "The bot fleet"): with neither FLEET_FILE nor FLEET the app touches no worker.
+var fleetFileSettings = empty(fleetFile) ? [] : [
+  {
+    name: 'FLEET_FILE'
+    value: fleetFile
+  }
+]
+var fleetInlineSettings = empty(fleetBase64) ? [] : [
+  {
+    name: 'FLEET'
+    value: base64ToString(fleetBase64)
+  }
+]
+var fleetScheduleSettings = empty(fleetReconcileSchedule) ? [] : [
+  {
+    name: 'FLEET_RECONCILE_SCHEDULE'
+    value: fleetReconcileSchedule
+  }
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Zone redundancy - Flex Consumption offers it only in some regions and the template must deploy anywhere Flex runs; Event Grid retries cover a zone outage within the event TTL.
   name: planName
@@ -224,7 +253,7 @@ resource functionApp 'Microsoft.Web/sites@2025-05-01' = {
       minTlsVersion: '1.2'
       http20Enabled: true
       ftpsState: 'Disabled'
-      appSettings: concat(baseSettings, telemetrySettings, jobRouterSettings, policyFileSettings, policyInlineSettings, deciderSettings)
+      appSettings: concat(baseSettings, telemetrySettings, jobRouterSettings, policyFileSettings, policyInlineSettings, deciderSettings, fleetFileSettings, fleetInlineSettings, fleetScheduleSettings)
     }
     functionAppConfig: {
       deployment: {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -31,8 +30,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 
 from devstack.demo.agent import AgentApp, SdkActions
-from devstack.demo.events import DemoEvent
-from devstack.demo.hostlog import DecisionLine
+from devstack.demo.demo_event import DemoEvent
+from devstack.demo.hostlog import FleetLine
 from devstack.demo.inprocess_stack import InProcessStack
 from devstack.demo.scenario import AgentAppSpec, Range
 from devstack.demo.stack import StackInfo, StackOptions
@@ -40,6 +39,8 @@ from devstack.demo.webhook import AgentWebhook
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter import Emulator
 from devstack.jobrouter.eventgrid import Schema
+from devstack.polling import wait_until
+from offer_handlers.decision_log import DecisionRecord
 
 T = TypeVar("T")
 
@@ -52,9 +53,18 @@ RETRY_SCALE: Final = 0.02
 class LiveStack:
     """The dev stack on a background loop; ``admin`` and ``client`` are sync SDK clients (dev key)."""
 
-    def __init__(self, schema: Schema = "eventgrid", *, host_settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        schema: Schema = "eventgrid",
+        *,
+        host_settings: dict[str, str] | None = None,
+        fleet_file: Path | None = None,
+        worker_idle_seconds: float | None = None,
+    ) -> None:
         self.options = StackOptions(
             policy_file=CONTACT_CENTRE_POLICY,
+            fleet_file=fleet_file,
+            worker_idle_seconds=worker_idle_seconds,
             schema=schema,
             seed=1,
             retry_scale=RETRY_SCALE,
@@ -153,7 +163,12 @@ class LiveStack:
         assert self.info is not None
         return self.info.endpoint
 
-    def decisions(self, *, job_id: str | None = None) -> list[DecisionLine]:
+    def fleet_actions(self, *, worker_id: str | None = None) -> list[FleetLine]:
+        """The fleet-log lines so far (optionally for one worker; runs' summary lines have no worker)."""
+        lines = self.stack.host_snapshot().fleet_actions
+        return [line for line in lines if worker_id is None or line.worker_id == worker_id]
+
+    def decisions(self, *, job_id: str | None = None) -> list[DecisionRecord]:
         """The function's decision-log lines so far (optionally for one job)."""
         lines = self.stack.host_snapshot().decisions
         return [d for d in lines if job_id is None or d.job_id == job_id]
@@ -185,14 +200,7 @@ class LiveStack:
 
     def wait_for(self, check: Callable[[], T | None], *, timeout: float = 10.0, what: str = "") -> T:
         """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-            time.sleep(0.02)
+        return wait_until(check, timeout=timeout, what=what)
 
     def wait_for_events(
         self, kind: str, count: int = 1, *, timeout: float = 10.0, **filters: str
@@ -206,17 +214,18 @@ class LiveStack:
 
     # --- setup through the SDK ------------------------------------------------------------------
 
-    def queue(self, *, offer_expires_after_seconds: float = 10.0) -> str:
-        """A new distribution policy and queue (unique ids); returns the queue id."""
+    def queue(self, *, offer_expires_after_seconds: float = 10.0, queue_id: str | None = None) -> str:
+        """A new distribution policy and queue (unique ids unless ``queue_id`` is given); returns its id."""
         suffix = uuid.uuid4().hex[:8]
+        queue_id = queue_id or f"q-{suffix}"
         self.admin.upsert_distribution_policy(
             f"dp-{suffix}",
             DistributionPolicy(
                 offer_expires_after_seconds=offer_expires_after_seconds, mode=LongestIdleMode()
             ),
         )
-        self.admin.upsert_queue(f"q-{suffix}", RouterQueue(distribution_policy_id=f"dp-{suffix}"))
-        return f"q-{suffix}"
+        self.admin.upsert_queue(queue_id, RouterQueue(distribution_policy_id=f"dp-{suffix}"))
+        return queue_id
 
     def worker(
         self,

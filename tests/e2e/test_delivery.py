@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.functions_host import InvocationRecord
-from devstack.jobrouter.eventgrid import DeliveryOutcome
+from devstack.jobrouter.eventgrid import DeliveryOutcome, DeliveryRecord
 from tests.e2e.support import LiveStack
 
 
@@ -67,11 +67,17 @@ def test_a_503_on_accept_fails_the_invocation_and_the_redelivery_assigns_the_job
     assert not records[0].ok
     assert "503" in (records[0].error or "")
     assert records[-1].ok
-    (delivery,) = [
-        d
-        for d in stack.call(lambda: stack.emulator.publisher.deliveries(issued.id))
-        if d.subscription.lower() == "functions-host"
-    ]
+
+    def settled_delivery() -> DeliveryRecord | None:
+        # The host records an invocation before its answer reaches the publisher: wait for the attempt to end.
+        (found,) = [
+            d
+            for d in stack.call(lambda: stack.emulator.publisher.deliveries(issued.id))
+            if d.subscription.lower() == "functions-host"
+        ]
+        return found if found.outcome != DeliveryOutcome.PENDING else None
+
+    delivery = stack.wait_for(settled_delivery, what="the host's delivery of the offer to settle")
     assert delivery.attempts == len(records) >= 2  # the host's 500 made the emulator deliver it again
     assert any(
         issued.id in r.getMessage() and "attempt 1 failed (InternalServerError 500)" in r.getMessage()

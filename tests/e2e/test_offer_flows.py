@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from tests.e2e.support import LiveStack, human
 
 
@@ -27,7 +27,7 @@ def test_a_bots_offer_is_accepted_and_the_job_assigned_before_the_offer_expires(
     assert accepted.offer_id == issued.offer_id
     assert accepted.time < datetime.fromisoformat(str(issued.data["expiresOn"]))
     assert stack.assigned_worker(job) == bot
-    (decision,) = stack.decisions(job_id=job)
+    (decision,) = stack.wait_for(lambda: stack.decisions(job_id=job), what="the function's decision line")
     assert (decision.decision, decision.reason, decision.outcome) == ("accept", "bots-accept", "accepted")
     assert decision.fields["schema"] == stack.options.schema  # the function saw the subscription's schema
 
@@ -53,7 +53,7 @@ def test_a_decline_for_good_is_never_offered_to_that_worker_again(stack: LiveSta
     bot = stack.worker(queue, kind="bot", level=3, capacity=3)
     job = stack.job(queue, requires_human=True)
     (declined,) = stack.wait_for_events(ev.OFFER_DECLINED, job_id=job)
-    (decision,) = stack.decisions(job_id=job)
+    (decision,) = stack.wait_for(lambda: stack.decisions(job_id=job), what="the function's decision line")
     assert (decision.reason, decision.outcome, decision.retry_at) == ("requires-human", "declined", None)
 
     # The bot keeps free capacity and stays registered; a person who joins later gets the job.
@@ -72,7 +72,7 @@ def test_a_left_offer_is_accepted_in_the_agent_app(stack: LiveStack) -> None:
 
     (accepted,) = stack.wait_for_events(ev.OFFER_ACCEPTED, job_id=job)
 
-    (decision,) = stack.decisions(job_id=job)
+    (decision,) = stack.wait_for(lambda: stack.decisions(job_id=job), what="the function's decision line")
     assert (decision.decision, decision.reason, decision.outcome) == (
         "leave",
         "humans-answer-in-their-app",

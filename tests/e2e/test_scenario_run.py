@@ -45,13 +45,24 @@ def _fast_contact_centre() -> Scenario:
         "reRegisterAfterSeconds": 0.1,
     }
     document["wrapUp"] = {"handleTimeSeconds": {"min": 0.1, "max": 0.3}}
+    # The timer every second and the hand edit early, so that the short run sees the drift repaired.
+    document["fleet"]["reconcileSchedule"] = "* * * * * *"
+    document["fleet"]["handEdits"][0]["afterSeconds"] = 0.5
     return parse_scenario(document, base_dir=ROOT / "examples")
 
 
 def test_the_contact_centre_scenario_exercises_every_path_and_closes_every_job() -> None:
     scenario = _fast_contact_centre()
     assert scenario.policy_file is not None
-    stack = InProcessStack(StackOptions(policy_file=scenario.policy_file, seed=4, retry_scale=RETRY_SCALE))
+    stack = InProcessStack(
+        StackOptions(
+            policy_file=scenario.policy_file,
+            fleet_file=scenario.fleet.file if scenario.fleet else None,
+            reconcile_schedule=scenario.fleet.reconcile_schedule if scenario.fleet else None,
+            seed=4,
+            retry_scale=RETRY_SCALE,
+        )
+    )
     view = QuietView()
     demo = Demo(scenario, DemoOptions(jobs=27, rate=15, seed=4, settle_timeout=30), stack, view)
 
@@ -74,5 +85,12 @@ def test_the_contact_centre_scenario_exercises_every_path_and_closes_every_job()
     assert latency["by the function"] is not None
     assert latency["in the agent app"] is not None
     assert summary.agent.errors == 0
+    # The function registered the fleet's bots again (the agent app registers only people).
+    fleet = dict(summary.fleet)
+    assert fleet["bots registered again"] >= 1
+    assert fleet["drift repaired (reconciliation)"] >= 1  # bot-2's queues, changed by hand
+    assert fleet["reconciliation runs"] >= 1
+    assert fleet["failed"] == 0
+    assert summary.fleet_invocations_failed == 0
     assert view.summary is summary
     assert view.progress_calls > 0

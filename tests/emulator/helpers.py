@@ -1,8 +1,11 @@
-"""Helpers for the emulator specs: SDK clients, bounded polling and small setup steps."""
+"""Helpers for the emulator specs: SDK clients, the plain admin HTTP call, waits for offers and job and
+worker states, an SDK error's response text, and small setup steps."""
 
 from __future__ import annotations
 
-import time
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, Self
 
@@ -20,6 +23,8 @@ from azure.communication.jobrouter.models import (
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
+
+from devstack.polling import wait_until
 
 
 class HasEndpoint(Protocol):
@@ -61,20 +66,6 @@ def admin_client(emu: HasEndpoint, *, key: str | None = None, **kwargs: Any) -> 
     """``JobRouterAdministrationClient(http endpoint, AzureKeyCredential)``; no retries unless given."""
     kwargs.setdefault("retry_total", 0)
     return AdminClient(emu.endpoint, AzureKeyCredential(key or emu.access_key), **kwargs)
-
-
-def wait_until[T](
-    check: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.02, what: str = ""
-) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        time.sleep(interval)
 
 
 def setup_queue(
@@ -225,3 +216,17 @@ def event_types(emu: Any, *, subject_contains: str = "") -> list[str]:
         for e in emu.events
         if subject_contains in e.subject
     ]
+
+
+def admin_http(emu: HasEndpoint, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+    """A plain HTTP call to the admin API (no signature)."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(emu.endpoint + path, data=data, method=method)  # noqa: S310 - loopback
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            text = response.read()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read() or b"null")

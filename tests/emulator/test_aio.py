@@ -21,13 +21,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from devstack.jobrouter import Emulator, EmulatorConfig
-
-
-async def eventually[T](check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
-            await asyncio.sleep(0.02)
-        return result
+from devstack.polling import wait_until_async
 
 
 def run(
@@ -73,7 +67,7 @@ async def offer_for(client: JobRouterClient, worker_id: str, job_id: str) -> Rou
         worker = await client.get_worker(worker_id)
         return next((o for o in worker.offers or [] if o.job_id == job_id), None)
 
-    return await eventually(find)
+    return await wait_until_async(find, what=f"an offer of {job_id} for {worker_id}")
 
 
 def test_aio_full_lifecycle() -> None:

@@ -15,14 +15,11 @@ from azure.communication.jobrouter.models import (
     DistributionPolicy,
     ExceptionPolicy,
     ExceptionRule,
-    ExpressionRouterRule,
-    FunctionRouterRule,
     ManualReclassifyExceptionAction,
     QueueLengthExceptionTrigger,
     ReclassifyExceptionAction,
     RouterQueue,
     StaticRouterRule,
-    WebhookRouterRule,
 )
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
@@ -217,29 +214,6 @@ def test_classification_policy_without_attachments_echoes_empty_lists(
         "workerSelectorAttachments": [],
         "etag": None,
     }
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [
-        ExpressionRouterRule(expression="1"),
-        FunctionRouterRule(function_uri="https://example.invalid/fn"),
-        WebhookRouterRule(webhook_uri="https://example.invalid/hook"),
-    ],
-    ids=["expression", "function", "webhook"],
-)
-def test_unsupported_rules_are_rejected_with_a_message_saying_so(
-    admin: JobRouterAdministrationClient, rule: Any
-) -> None:
-    setup_queue(admin)
-    with pytest.raises(HttpResponseError) as raised:
-        admin.upsert_classification_policy(
-            "cp", ClassificationPolicy(fallback_queue_id="q", prioritization_rule=rule)
-        )
-    assert raised.value.status_code == 400
-    assert "emulator does not support" in response_text(raised.value)
-    with pytest.raises(ResourceNotFoundError):
-        admin.get_classification_policy("cp")
 
 
 def test_an_unknown_field_is_a_bad_request_naming_it(admin: JobRouterAdministrationClient) -> None:

@@ -1,4 +1,4 @@
-"""Authentication as the SDK signs (HMAC-SHA256, jobrouter-api.md §1.3) and the optional bearer token."""
+"""Authentication as the SDK signs (HMAC-SHA256, docs/emulator-support-matrix.md) and the optional bearer."""
 
 from __future__ import annotations
 

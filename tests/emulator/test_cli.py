@@ -27,6 +27,7 @@ def test_defaults_use_the_well_known_development_key() -> None:
     assert (config.host, config.port, config.access_key, level) == ("127.0.0.1", 8181, DEV_ACCESS_KEY, "INFO")
     assert config.webhooks == ()
     assert config.state_file is None
+    assert config.worker_idle_seconds == 7 * 24 * 3600  # the service's 7 days
 
 
 def test_every_option_reaches_the_config(tmp_path: Path) -> None:
@@ -45,6 +46,7 @@ def test_every_option_reaches_the_config(tmp_path: Path) -> None:
             "--topic", "/subscriptions/x/providers/Microsoft.Communication/communicationServices/z",
             "--processing-delay", "0.5",
             "--default-offer-expiry", "30",
+            "--worker-idle-seconds", "2.5",
             "--duplicate-fraction", "0.1",
             "--reorder-window", "0.2",
             "--seed", "3",
@@ -64,7 +66,13 @@ def test_every_option_reaches_the_config(tmp_path: Path) -> None:
     assert config.state_file == tmp_path / "state.sqlite"
     assert config.topic.endswith("/communicationServices/z")
     assert (config.processing_delay, config.default_offer_expiry_seconds) == (0.5, 30.0)
+    assert config.worker_idle_seconds == 2.5
     assert (config.duplicate_fraction, config.reorder_window, config.seed, level) == (0.1, 0.2, 3, "DEBUG")
+
+
+def test_the_event_log_keeps_ten_thousand_events_unless_told_otherwise() -> None:
+    assert parse_args([])[0].event_log_limit == 10_000
+    assert parse_args(["--event-log-limit", "50"])[0].event_log_limit == 50
 
 
 def test_the_access_key_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,8 +82,14 @@ def test_the_access_key_can_come_from_the_environment(monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize(
     "argv",
-    [["--webhook", "http://x/#types=NoSuchEvent"], ["--port", "70000"], ["--schema", "xml"]],
-    ids=["unknown-event-type", "port-out-of-range", "unknown-schema"],
+    [
+        ["--webhook", "http://x/#types=NoSuchEvent"],
+        ["--port", "70000"],
+        ["--schema", "xml"],
+        ["--event-log-limit", "0"],
+        ["--worker-idle-seconds", "0"],
+    ],
+    ids=["unknown-event-type", "port-out-of-range", "unknown-schema", "event-log-limit-zero", "no-idle-time"],
 )
 def test_bad_options_exit_with_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -88,7 +102,16 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     text = capsys.readouterr().out
-    for option in ("--host", "--port", "--access-key", "--webhook", "--schema", "--state", "--bearer-token"):
+    for option in (
+        "--host",
+        "--port",
+        "--access-key",
+        "--webhook",
+        "--schema",
+        "--state",
+        "--bearer-token",
+        "--event-log-limit",
+    ):
         assert option in text
 
 

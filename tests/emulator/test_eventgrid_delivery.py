@@ -7,7 +7,6 @@ the duplicate and reorder knobs, drain and close. Retry schedules are compressed
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 import logging
@@ -16,67 +15,43 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.jobrouter import events as ev
+from devstack.eventgrid_receiver import Answer, EventGridReceiver
+from devstack.jobrouter import event_payloads as ev
+from devstack.jobrouter import event_types
 from devstack.jobrouter.eventgrid import (
     DeliveryOutcome,
     EventPublisher,
     Subscription,
     ValidationState,
 )
+from tests.emulator.eventgrid_helpers import TOPIC, publishing, run_async, worker_event
 
-from .eventgrid_receiver import Answer, EventGridReceiver
-
-TOPIC = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs"
 EVENT_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
 FAST: dict[str, Any] = {"retry_schedule": (1.0,), "retry_scale": 0.01}  # every retry after 10 ms
 T0 = datetime(2024, 3, 5, 10, 15, 2, tzinfo=UTC)
 
 
-def run_async[**P](test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async test body on a fresh loop, bounded so a hang fails fast."""
-
-    @functools.wraps(test)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(asyncio.wait_for(test(*args, **kwargs), timeout=20))
-
-    return wrapper
-
-
-@asynccontextmanager
-async def publishing(*subscriptions: Subscription, **kwargs: Any) -> AsyncIterator[EventPublisher]:
-    publisher = EventPublisher(subscriptions, topic=TOPIC, **kwargs)
-    await publisher.start()
-    try:
-        yield publisher
-    finally:
-        await publisher.close()
-
-
-def offer_issued() -> ev.RouterEvent:
+def offer_issued() -> event_types.RouterEvent:
     return ev.offer_issued(
-        worker_id="w1",
-        job_id="j1",
-        channel_reference="call-1",
-        channel_id="voice",
-        queue_id="q1",
-        offer_id="o1",
+        ev.OfferRef(
+            worker_id="w1",
+            job_id="j1",
+            offer_id="o1",
+            channel_reference="call-1",
+            channel_id="voice",
+            queue_id="q1",
+        ),
         job_priority=1,
         offered_on=T0,
         expires_on=T0 + timedelta(seconds=60),
         job_labels={"vip": True},
     )
-
-
-def worker_event(i: int) -> ev.RouterEvent:
-    return ev.worker_deregistered(worker_id=f"w{i}")
 
 
 def worker_ids(events: list[dict[str, Any]]) -> list[str]:
@@ -269,7 +244,7 @@ async def test_type_filter_delivers_only_the_included_types() -> None:
         async with publishing(*subs) as publisher:
             publisher.publish(worker_event(1))
             publisher.publish(offer_issued())
-            publisher.publish(ev.job_deleted(job_id="j1", channel_reference=None, channel_id="voice"))
+            publisher.publish(ev.job_deleted(ev.JobRef(job_id="j1", channel_id="voice")))
             await everything.wait_for_events(3, timeout=5)
             await offers_only.wait_for_events(1, timeout=5)
             assert await publisher.drain(5)
@@ -398,7 +373,7 @@ async def test_cloudevents_dead_letter_line_keeps_the_cloudevents_shape(tmp_path
             assert await publisher.drain(5)
     line = json.loads(dead.read_text())
     assert line["specversion"] == "1.0"
-    assert line["type"] == ev.WORKER_DEREGISTERED
+    assert line["type"] == event_types.WORKER_DEREGISTERED
 
 
 @run_async
@@ -465,7 +440,7 @@ async def test_undeliverable_event_without_dead_letter_file_is_dropped_and_logge
     dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(dropped) == 1
     assert event_id in dropped[0].getMessage()
-    assert ev.WORKER_DEREGISTERED in dropped[0].getMessage()
+    assert event_types.WORKER_DEREGISTERED in dropped[0].getMessage()
     assert "500" in dropped[0].getMessage()
     assert "S3CRET" not in caplog.text
     assert publisher.stats().dropped == 1

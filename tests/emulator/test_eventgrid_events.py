@@ -1,14 +1,17 @@
-"""Spec for devstack.jobrouter.events: type names, subjects and wire ``data`` of every Job Router event."""
+"""Spec for devstack.jobrouter.event_payloads (and its type names and field encoders): type names, subjects
+and wire ``data`` of every Job Router event."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from devstack.jobrouter import events as ev
+from devstack.jobrouter import event_fields, event_types
+from devstack.jobrouter import event_payloads as ev
 
 T0 = datetime(2024, 3, 5, 10, 15, 2, tzinfo=UTC)
 
@@ -37,161 +40,158 @@ REFERENCE_EVENT_TYPES = [
     "RouterWorkerUpdated",
 ]
 
-JOB: dict[str, Any] = {"job_id": "j1", "channel_reference": "call-1", "channel_id": "voice"}
-OFFER: dict[str, Any] = {
-    "worker_id": "w1",
-    "job_id": "j1",
-    "channel_reference": "call-1",
-    "channel_id": "voice",
-    "queue_id": "q1",
-}
-WORKER_PROFILE: dict[str, Any] = {
-    "worker_id": "w1",
-    "queue_assignments": [
-        {"id": "q1", "name": "Queue 1", "labels": {"Id": "q1"}, "distributionPolicyId": "d"}
-    ],
-    "channel_configurations": [{"channelId": "voice", "capacityCostPerJob": 1, "maxNumberOfJobs": None}],
-    "total_capacity": 1,
-}
+JOB = ev.JobRef(job_id="j1", channel_reference="call-1", channel_id="voice")
+OFFER = ev.OfferRef(
+    worker_id="w1", job_id="j1", offer_id="o1", channel_reference="call-1", channel_id="voice", queue_id="q1"
+)
+WORKER_PROFILE = ev.WorkerProfile(
+    worker_id="w1",
+    queue_assignments=[{"id": "q1", "name": "Queue 1", "labels": {"Id": "q1"}, "distributionPolicyId": "d"}],
+    channel_configurations=[{"channelId": "voice", "capacityCostPerJob": 1, "maxNumberOfJobs": None}],
+    total_capacity=1,
+)
 
 # (id, builder call, full type, subject)
-BUILDERS: list[tuple[str, Callable[[], ev.RouterEvent], str, str]] = [
+BUILDERS: list[tuple[str, Callable[[], event_types.RouterEvent], str, str]] = [
     (
         "offer_issued",
-        lambda: ev.offer_issued(
-            **OFFER, offer_id="o1", job_priority=1, offered_on=T0, expires_on=T0 + timedelta(minutes=1)
-        ),
-        ev.WORKER_OFFER_ISSUED,
+        lambda: ev.offer_issued(OFFER, job_priority=1, offered_on=T0, expires_on=T0 + timedelta(minutes=1)),
+        event_types.WORKER_OFFER_ISSUED,
         "worker/w1/job/j1",
     ),
     (
         "offer_accepted",
-        lambda: ev.offer_accepted(**OFFER, offer_id="o1", assignment_id="a1", job_priority=1),
-        ev.WORKER_OFFER_ACCEPTED,
+        lambda: ev.offer_accepted(OFFER, assignment_id="a1", job_priority=1),
+        event_types.WORKER_OFFER_ACCEPTED,
         "worker/w1/job/j1",
     ),
     (
         "offer_declined",
-        lambda: ev.offer_declined(**OFFER, offer_id="o1"),
-        ev.WORKER_OFFER_DECLINED,
+        lambda: ev.offer_declined(OFFER),
+        event_types.WORKER_OFFER_DECLINED,
         "worker/w1/job/j1",
     ),
     (
         "offer_revoked",
-        lambda: ev.offer_revoked(**OFFER, offer_id="o1"),
-        ev.WORKER_OFFER_REVOKED,
+        lambda: ev.offer_revoked(OFFER),
+        event_types.WORKER_OFFER_REVOKED,
         "worker/w1/job/j1",
     ),
     (
         "offer_expired",
-        lambda: ev.offer_expired(**OFFER, offer_id="o1"),
-        ev.WORKER_OFFER_EXPIRED,
+        lambda: ev.offer_expired(OFFER),
+        event_types.WORKER_OFFER_EXPIRED,
         "worker/w1/job/j1",
     ),
-    ("worker_registered", lambda: ev.worker_registered(**WORKER_PROFILE), ev.WORKER_REGISTERED, "worker/w1"),
+    (
+        "worker_registered",
+        lambda: ev.worker_registered(WORKER_PROFILE),
+        event_types.WORKER_REGISTERED,
+        "worker/w1",
+    ),
     (
         "worker_updated",
-        lambda: ev.worker_updated(**WORKER_PROFILE, updated_worker_properties=["Labels"]),
-        ev.WORKER_UPDATED,
+        lambda: ev.worker_updated(WORKER_PROFILE, updated_worker_properties=["Labels"]),
+        event_types.WORKER_UPDATED,
         "worker/w1",
     ),
     (
         "worker_deregistered",
         lambda: ev.worker_deregistered(worker_id="w1"),
-        ev.WORKER_DEREGISTERED,
+        event_types.WORKER_DEREGISTERED,
         "worker/w1",
     ),
-    ("worker_deleted", lambda: ev.worker_deleted(worker_id="w1"), ev.WORKER_DELETED, "worker/w1"),
+    ("worker_deleted", lambda: ev.worker_deleted(worker_id="w1"), event_types.WORKER_DELETED, "worker/w1"),
     (
         "job_received",
-        lambda: ev.job_received(**JOB, job_status="queued", unavailable_for_matching=False),
-        ev.JOB_RECEIVED,
+        lambda: ev.job_received(JOB, job_status="queued", unavailable_for_matching=False),
+        event_types.JOB_RECEIVED,
         "job/j1/channel/voice",
     ),
     (
         "job_classified",
-        lambda: ev.job_classified(**JOB, queue_id="q1", queue_details={"id": "q1"}),
-        ev.JOB_CLASSIFIED,
+        lambda: ev.job_classified(replace(JOB, queue_id="q1"), queue_details={"id": "q1"}),
+        event_types.JOB_CLASSIFIED,
         "job/j1/channel/voice/queue/q1",
     ),
     (
         "job_queued",
-        lambda: ev.job_queued(**JOB, queue_id="q1"),
-        ev.JOB_QUEUED,
+        lambda: ev.job_queued(replace(JOB, queue_id="q1")),
+        event_types.JOB_QUEUED,
         "job/j1/channel/voice/queue/q1",
     ),
     (
         "job_classification_failed",
-        lambda: ev.job_classification_failed(**JOB, classification_policy_id="cp1", errors=[]),
-        ev.JOB_CLASSIFICATION_FAILED,
+        lambda: ev.job_classification_failed(JOB, classification_policy_id="cp1", errors=[]),
+        event_types.JOB_CLASSIFICATION_FAILED,
         "job/j1/channel/voice/classificationpolicy/cp1",
     ),
     (
         "job_completed",
-        lambda: ev.job_completed(**JOB, assignment_id="a1", worker_id="w1"),
-        ev.JOB_COMPLETED,
+        lambda: ev.job_completed(JOB, assignment_id="a1", worker_id="w1"),
+        event_types.JOB_COMPLETED,
         "job/j1/channel/voice/assignment/a1",
     ),
     (
         "job_closed",
-        lambda: ev.job_closed(**JOB, assignment_id="a1", worker_id="w1"),
-        ev.JOB_CLOSED,
+        lambda: ev.job_closed(JOB, assignment_id="a1", worker_id="w1"),
+        event_types.JOB_CLOSED,
         "job/j1/channel/voice/assignment/a1",
     ),
     (
         "job_unassigned",
-        lambda: ev.job_unassigned(**JOB, assignment_id="a1", worker_id="w1"),
-        ev.JOB_UNASSIGNED,
+        lambda: ev.job_unassigned(JOB, assignment_id="a1", worker_id="w1"),
+        event_types.JOB_UNASSIGNED,
         "job/j1/channel/voice/assignment/a1",
     ),
     (
         "job_cancelled",
-        lambda: ev.job_cancelled(**JOB, disposition_code="Cancelled"),
-        ev.JOB_CANCELLED,
+        lambda: ev.job_cancelled(JOB, disposition_code="Cancelled"),
+        event_types.JOB_CANCELLED,
         "job/j1/channel/voice/disposition/Cancelled",
     ),
     (
         "job_exception_triggered",
-        lambda: ev.job_exception_triggered(**JOB, rule_key="r1"),
-        ev.JOB_EXCEPTION_TRIGGERED,
+        lambda: ev.job_exception_triggered(JOB, rule_key="r1"),
+        event_types.JOB_EXCEPTION_TRIGGERED,
         "job/j1/channel/voice/exceptionrule/r1",
     ),
     (
         "job_worker_selectors_expired",
-        lambda: ev.job_worker_selectors_expired(**JOB, queue_id="q1"),
-        ev.JOB_WORKER_SELECTORS_EXPIRED,
+        lambda: ev.job_worker_selectors_expired(replace(JOB, queue_id="q1")),
+        event_types.JOB_WORKER_SELECTORS_EXPIRED,
         "job/j1/channel/voice/queue/q1",
     ),
     (
         "job_waiting_for_activation",
-        lambda: ev.job_waiting_for_activation(**JOB, scheduled_on=T0, unavailable_for_matching=True),
-        ev.JOB_WAITING_FOR_ACTIVATION,
+        lambda: ev.job_waiting_for_activation(JOB, scheduled_on=T0, unavailable_for_matching=True),
+        event_types.JOB_WAITING_FOR_ACTIVATION,
         "job/j1/channel/voice",
     ),
     (
         "job_scheduling_failed",
-        lambda: ev.job_scheduling_failed(**JOB, scheduled_on=T0),
-        ev.JOB_SCHEDULING_FAILED,
+        lambda: ev.job_scheduling_failed(JOB, scheduled_on=T0),
+        event_types.JOB_SCHEDULING_FAILED,
         "job/j1/channel/voice",
     ),
-    ("job_deleted", lambda: ev.job_deleted(**JOB), ev.JOB_DELETED, "job/j1/channel/voice"),
+    ("job_deleted", lambda: ev.job_deleted(JOB), event_types.JOB_DELETED, "job/j1/channel/voice"),
 ]
 
 
 def test_all_event_types_are_the_22_documented_names() -> None:
-    assert [ev.short_event_type(t) for t in ev.ALL_EVENT_TYPES] == REFERENCE_EVENT_TYPES
-    assert all(t.startswith("Microsoft.Communication.Router") for t in ev.ALL_EVENT_TYPES)
+    assert [event_types.short_event_type(t) for t in event_types.ALL_EVENT_TYPES] == REFERENCE_EVENT_TYPES
+    assert all(t.startswith("Microsoft.Communication.Router") for t in event_types.ALL_EVENT_TYPES)
 
 
 def test_there_is_one_builder_per_event_type() -> None:
-    assert sorted(b[2] for b in BUILDERS) == sorted(ev.ALL_EVENT_TYPES)
+    assert sorted(b[2] for b in BUILDERS) == sorted(event_types.ALL_EVENT_TYPES)
 
 
 @pytest.mark.parametrize(
     ("build", "event_type", "subject"), [b[1:] for b in BUILDERS], ids=[b[0] for b in BUILDERS]
 )
 def test_builder_sets_type_and_documented_subject(
-    build: Callable[[], ev.RouterEvent], event_type: str, subject: str
+    build: Callable[[], event_types.RouterEvent], event_type: str, subject: str
 ) -> None:
     event = build()
     assert (event.event_type, event.subject) == (event_type, subject)
@@ -199,12 +199,14 @@ def test_builder_sets_type_and_documented_subject(
 
 def test_offer_issued_data_matches_the_reference_example() -> None:
     event = ev.offer_issued(
-        worker_id="agent-17",
-        job_id="job-8841",
-        channel_reference="call-2c9f",
-        channel_id="voice",
-        queue_id="support-en",
-        offer_id="b1e2c3d4-0000-4a5b-8c9d-112233445566",
+        ev.OfferRef(
+            worker_id="agent-17",
+            job_id="job-8841",
+            offer_id="b1e2c3d4-0000-4a5b-8c9d-112233445566",
+            channel_reference="call-2c9f",
+            channel_id="voice",
+            queue_id="support-en",
+        ),
         job_priority=1,
         offered_on=T0,
         expires_on=T0 + timedelta(minutes=1),
@@ -231,7 +233,7 @@ def test_offer_issued_data_matches_the_reference_example() -> None:
 
 
 def test_offer_accepted_carries_assignment_and_maps() -> None:
-    event = ev.offer_accepted(**OFFER, offer_id="o1", assignment_id="a1", job_priority=5, job_labels={"x": 1})
+    event = ev.offer_accepted(OFFER, assignment_id="a1", job_priority=5, job_labels={"x": 1})
     assert event.data == {
         "workerId": "w1",
         "jobId": "j1",
@@ -253,8 +255,8 @@ def test_offer_accepted_carries_assignment_and_maps() -> None:
     [ev.offer_declined, ev.offer_revoked, ev.offer_expired],
     ids=["declined", "revoked", "expired"],
 )
-def test_plain_offer_events_carry_only_the_offer_ids(build: Callable[..., ev.RouterEvent]) -> None:
-    assert build(**OFFER, offer_id="o1").data == {
+def test_plain_offer_events_carry_only_the_offer_ids(build: Callable[..., event_types.RouterEvent]) -> None:
+    assert build(OFFER).data == {
         "workerId": "w1",
         "jobId": "j1",
         "channelReference": "call-1",
@@ -265,26 +267,23 @@ def test_plain_offer_events_carry_only_the_offer_ids(build: Callable[..., ev.Rou
 
 
 def test_optional_fields_that_are_none_are_left_out() -> None:
-    event = ev.offer_revoked(
-        worker_id="w1", job_id="j1", channel_reference=None, channel_id="voice", queue_id=None, offer_id="o1"
-    )
+    event = ev.offer_revoked(ev.OfferRef(worker_id="w1", job_id="j1", offer_id="o1", channel_id="voice"))
     assert event.data == {"workerId": "w1", "jobId": "j1", "channelId": "voice", "offerId": "o1"}
 
 
 def test_a_missing_subject_component_renders_as_an_empty_segment() -> None:
-    assert ev.job_deleted(job_id="j1", channel_reference=None, channel_id=None).subject == "job/j1/channel/"
+    assert ev.job_deleted(ev.JobRef(job_id="j1")).subject == "job/j1/channel/"
 
 
 def test_job_received_sends_pascal_case_status_and_current_field_names() -> None:
     event = ev.job_received(
-        **JOB,
+        replace(JOB, labels={"lang": "en"}),
         job_status="pendingClassification",
         unavailable_for_matching=False,
         classification_policy_id="cp1",
         priority=2,
         requested_worker_selectors=[{"key": "skill", "labelOperator": "greaterThan", "value": 5}],
         scheduled_on=T0,
-        labels={"lang": "en"},
     )
     assert event.data == {
         "jobId": "j1",
@@ -314,18 +313,17 @@ def test_job_received_sends_pascal_case_status_and_current_field_names() -> None
     ids=["queued", "pendingClassification", "waitingForActivation", "already-pascal"],
 )
 def test_job_status_is_converted_to_pascal_case(given: str, sent: str) -> None:
-    assert ev.job_status_pascal(given) == sent
+    assert event_fields.job_status_pascal(given) == sent
 
 
 def test_unknown_job_status_is_rejected_by_name() -> None:
     with pytest.raises(ValueError, match="'bogus'"):
-        ev.job_received(**JOB, job_status="bogus", unavailable_for_matching=False)
+        ev.job_received(JOB, job_status="bogus", unavailable_for_matching=False)
 
 
 def test_job_classified_uses_queue_details_with_id_name_labels() -> None:
     event = ev.job_classified(
-        **JOB,
-        queue_id="q1",
+        replace(JOB, queue_id="q1"),
         queue_details={"id": "q1", "name": "Support", "labels": {"Id": "q1"}, "distributionPolicyId": "d1"},
         classification_policy_id="cp1",
         priority=3,
@@ -340,7 +338,7 @@ def test_job_classified_uses_queue_details_with_id_name_labels() -> None:
 
 
 def test_job_queued_lists_both_selector_kinds() -> None:
-    data = ev.job_queued(**JOB, queue_id="q1", priority=1).data
+    data = ev.job_queued(replace(JOB, queue_id="q1"), priority=1).data
     assert data == {
         "jobId": "j1",
         "channelReference": "call-1",
@@ -355,18 +353,18 @@ def test_job_queued_lists_both_selector_kinds() -> None:
 
 
 def test_job_closed_carries_assignment_worker_and_disposition() -> None:
-    data = ev.job_closed(**JOB, assignment_id="a1", worker_id="w1", disposition_code="Resolved").data
+    data = ev.job_closed(JOB, assignment_id="a1", worker_id="w1", disposition_code="Resolved").data
     assert (data["assignmentId"], data["workerId"], data["dispositionCode"]) == ("a1", "w1", "Resolved")
 
 
 def test_job_cancelled_carries_note_and_disposition() -> None:
-    data = ev.job_cancelled(**JOB, disposition_code="Spam", note="caller hung up").data
+    data = ev.job_cancelled(JOB, disposition_code="Spam", note="caller hung up").data
     assert (data["note"], data["dispositionCode"]) == ("caller hung up", "Spam")
 
 
 def test_job_classification_failed_lists_errors_without_null_members() -> None:
     data = ev.job_classification_failed(
-        **JOB,
+        JOB,
         classification_policy_id="cp1",
         errors=[{"code": "NotFound", "message": "queue missing", "target": None}],
     ).data
@@ -375,15 +373,14 @@ def test_job_classification_failed_lists_errors_without_null_members() -> None:
 
 
 def test_job_exception_triggered_carries_rule_key_and_id() -> None:
-    data = ev.job_exception_triggered(**JOB, rule_key="r1", exception_rule_id="ep1").data
+    data = ev.job_exception_triggered(JOB, rule_key="r1", exception_rule_id="ep1").data
     assert (data["ruleKey"], data["exceptionRuleId"]) == ("r1", "ep1")
 
 
 def test_job_worker_selectors_expired_uses_current_field_names() -> None:
     selector = {"key": "k", "labelOperator": "equal", "value": 1, "status": "expired"}
     data = ev.job_worker_selectors_expired(
-        **JOB,
-        queue_id="q1",
+        replace(JOB, queue_id="q1"),
         expired_requested_worker_selectors=[selector],
         expired_attached_worker_selectors=[],
     ).data
@@ -395,22 +392,20 @@ def test_job_worker_selectors_expired_uses_current_field_names() -> None:
 
 
 def test_job_waiting_for_activation_carries_schedule_and_matching_flag() -> None:
-    data = ev.job_waiting_for_activation(
-        **JOB, scheduled_on=T0, unavailable_for_matching=True, priority=1
-    ).data
+    data = ev.job_waiting_for_activation(JOB, scheduled_on=T0, unavailable_for_matching=True, priority=1).data
     assert data["scheduledOn"] == "2024-03-05T10:15:02.0000000Z"
     assert data["unavailableForMatching"] is True
     assert data["expiredAttachedWorkerSelectors"] == data["expiredRequestedWorkerSelectors"] == []
 
 
 def test_job_scheduling_failed_carries_reason() -> None:
-    data = ev.job_scheduling_failed(**JOB, scheduled_on=T0, failure_reason="queue deleted").data
+    data = ev.job_scheduling_failed(JOB, scheduled_on=T0, failure_reason="queue deleted").data
     assert data["failureReason"] == "queue deleted"
     assert data["scheduledOn"] == "2024-03-05T10:15:02.0000000Z"
 
 
 def test_worker_registered_describes_queues_channels_and_capacity() -> None:
-    event = ev.worker_registered(**WORKER_PROFILE, labels={"Id": "w1"}, tags={"team": "a"})
+    event = ev.worker_registered(replace(WORKER_PROFILE, labels={"Id": "w1"}, tags={"team": "a"}))
     assert event.data == {
         "workerId": "w1",
         "queueAssignments": [{"id": "q1", "name": "Queue 1", "labels": {"Id": "q1"}}],
@@ -422,13 +417,13 @@ def test_worker_registered_describes_queues_channels_and_capacity() -> None:
 
 
 def test_worker_updated_lists_changed_properties() -> None:
-    data = ev.worker_updated(**WORKER_PROFILE, updated_worker_properties=["Labels", "TotalCapacity"]).data
+    data = ev.worker_updated(WORKER_PROFILE, updated_worker_properties=["Labels", "TotalCapacity"]).data
     assert data["updatedWorkerProperties"] == ["Labels", "TotalCapacity"]
 
 
 def test_worker_updated_rejects_an_unknown_property_name() -> None:
     with pytest.raises(ValueError, match="Colour"):
-        ev.worker_updated(**WORKER_PROFILE, updated_worker_properties=["Colour"])
+        ev.worker_updated(WORKER_PROFILE, updated_worker_properties=["Colour"])
 
 
 def test_worker_deregistered_carries_only_the_worker_id() -> None:
@@ -449,7 +444,7 @@ def test_worker_deregistered_carries_only_the_worker_id() -> None:
 )
 def test_selector_label_operator_uses_the_event_schema_enum(rest: str, event_operator: str) -> None:
     assert (
-        ev.event_worker_selector({"key": "k", "labelOperator": rest, "value": 1})["labelOperator"]
+        event_fields.event_worker_selector({"key": "k", "labelOperator": rest, "value": 1})["labelOperator"]
         == event_operator
     )
 
@@ -464,7 +459,7 @@ def test_selector_expiry_fields_are_renamed_for_the_event() -> None:
         "status": "active",
         "expiresAt": "2024-03-05T10:15:32.1234567+00:00",
     }
-    assert ev.event_worker_selector(rest) == {
+    assert event_fields.event_worker_selector(rest) == {
         "key": "skill",
         "labelOperator": "Equal",
         "value": "x",
@@ -481,7 +476,7 @@ def test_selector_expiry_fields_are_renamed_for_the_event() -> None:
 )
 def test_bad_selector_is_rejected(selector: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="selector"):
-        ev.event_worker_selector(selector)
+        event_fields.event_worker_selector(selector)
 
 
 @pytest.mark.parametrize(
@@ -497,14 +492,13 @@ def test_bad_selector_is_rejected(selector: dict[str, Any]) -> None:
     ids=["microseconds", "other-offset-converted-to-utc", "one-microsecond"],
 )
 def test_times_are_utc_with_seven_fraction_digits_and_z(moment: datetime, wire: str) -> None:
-    assert ev.format_event_time(moment) == wire
+    assert event_fields.format_event_time(moment) == wire
 
 
 def test_naive_datetime_is_rejected_naming_the_field() -> None:
     with pytest.raises(ValueError, match="offered_on"):
         ev.offer_issued(
-            **OFFER,
-            offer_id="o1",
+            OFFER,
             job_priority=1,
             offered_on=datetime(2024, 1, 1),
             expires_on=T0,
@@ -513,7 +507,7 @@ def test_naive_datetime_is_rejected_naming_the_field() -> None:
 
 def test_maps_are_copied_so_later_changes_do_not_leak_into_the_event() -> None:
     labels = {"lang": "en"}
-    event = ev.job_deleted(**JOB, labels=labels)
+    event = ev.job_deleted(replace(JOB, labels=labels))
     labels["lang"] = "fr"
     assert event.data["labels"] == {"lang": "en"}
 
@@ -521,19 +515,19 @@ def test_maps_are_copied_so_later_changes_do_not_leak_into_the_event() -> None:
 @pytest.mark.parametrize(
     ("name", "full"),
     [
-        ("RouterWorkerOfferIssued", ev.WORKER_OFFER_ISSUED),
-        ("routerworkerofferissued", ev.WORKER_OFFER_ISSUED),
-        ("Microsoft.Communication.RouterJobQueued", ev.JOB_QUEUED),
+        ("RouterWorkerOfferIssued", event_types.WORKER_OFFER_ISSUED),
+        ("routerworkerofferissued", event_types.WORKER_OFFER_ISSUED),
+        ("Microsoft.Communication.RouterJobQueued", event_types.JOB_QUEUED),
     ],
     ids=["short", "short-any-case", "full"],
 )
 def test_event_type_names_resolve_short_or_full(name: str, full: str) -> None:
-    assert ev.resolve_event_type(name) == full
+    assert event_types.resolve_event_type(name) == full
 
 
 def test_unknown_event_type_name_is_rejected_listing_known_ones() -> None:
     with pytest.raises(ValueError, match=r"'RouterOfferIssued'.*RouterWorkerOfferIssued"):
-        ev.resolve_event_type("RouterOfferIssued")
+        event_types.resolve_event_type("RouterOfferIssued")
 
 
 def test_router_event_is_frozen() -> None:

@@ -1,4 +1,4 @@
-"""Spec for the reusable loopback webhook in tests/emulator/eventgrid_receiver.py (mostly the thread one)."""
+"""Spec for the reusable loopback webhook in devstack/eventgrid_receiver.py (mostly the thread one)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .eventgrid_receiver import Answer, EventGridReceiverThread, ReceivedRequest
+from devstack.eventgrid_receiver import Answer, EventGridReceiverThread, ReceivedRequest
 
 
 def post(url: str, body: Any, event_type: str = "Notification") -> tuple[int, bytes]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devstack.jobrouter import events as ev
+from devstack.jobrouter import event_types as ev
 from devstack.jobrouter.eventgrid import DEFAULT_RETRY_SCHEDULE, Subscription
 
 

@@ -24,6 +24,7 @@ from azure.communication.jobrouter.models import (
 from azure.core.exceptions import HttpResponseError
 
 from devstack.jobrouter import EmulatorThread
+from devstack.polling import wait_until
 from tests.emulator.helpers import (
     add_job,
     event_types,
@@ -31,7 +32,6 @@ from tests.emulator.helpers import (
     setup_queue,
     wait_job,
     wait_status,
-    wait_until,
 )
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -18,26 +15,12 @@ from tests.emulator.helpers import (
     Captured,
     add_job,
     add_worker,
+    admin_http,
     response_text,
     router_client,
     setup_queue,
     wait_offer,
 )
-
-
-def admin_http(emu: EmulatorThread, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
-    """A plain HTTP call to the admin API (no signature)."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(emu.endpoint + path, data=data, method=method)  # noqa: S310 - loopback
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
-            text = response.read()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read() or b"null")
 
 
 def test_a_503_with_retry_after_is_retried_by_the_sdk_until_it_succeeds(emu: EmulatorThread) -> None:

@@ -16,6 +16,7 @@ from azure.communication.jobrouter.models import (
 )
 
 from devstack.jobrouter import EmulatorThread
+from devstack.polling import wait_until
 from tests.emulator.helpers import (
     add_job,
     add_worker,
@@ -24,7 +25,6 @@ from tests.emulator.helpers import (
     setup_queue,
     wait_offer,
     wait_status,
-    wait_until,
 )
 
 

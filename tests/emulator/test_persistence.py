@@ -17,6 +17,7 @@ from azure.communication.jobrouter.models import (
 
 from devstack.jobrouter import EmulatorConfig, EmulatorThread
 from devstack.jobrouter.store import StateFileError, Store
+from devstack.polling import wait_until
 from tests.emulator.helpers import (
     add_job,
     add_worker,
@@ -24,7 +25,6 @@ from tests.emulator.helpers import (
     router_client,
     setup_queue,
     wait_offer,
-    wait_until,
     wait_worker,
 )
 

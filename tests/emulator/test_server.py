@@ -66,8 +66,9 @@ def test_an_access_key_that_is_not_base64_is_refused() -> None:
         ({"processing_delay": -1.0}, "processing_delay"),
         ({"default_page_size": 0}, "default_page_size"),
         ({"bearer_token": " "}, "bearer_token"),
+        ({"event_log_limit": 0}, "event_log_limit"),
     ],
-    ids=["port", "processing-delay", "page-size", "empty-bearer-token"],
+    ids=["port", "processing-delay", "page-size", "empty-bearer-token", "event-log-limit"],
 )
 def test_bad_settings_are_refused_by_the_config(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):

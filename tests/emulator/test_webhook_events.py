@@ -11,18 +11,11 @@ from typing import Any
 import pytest
 from azure.communication.jobrouter.models import CancelJobOptions, DeclineJobOfferOptions
 
+from devstack.eventgrid_receiver import EventGridReceiverThread
 from devstack.jobrouter import DEFAULT_TOPIC, EmulatorConfig, EmulatorThread
 from devstack.jobrouter.eventgrid import Subscription
-from tests.emulator.eventgrid_receiver import EventGridReceiverThread
-from tests.emulator.helpers import (
-    add_job,
-    add_worker,
-    admin_client,
-    router_client,
-    setup_queue,
-    wait_offer,
-    wait_until,
-)
+from devstack.polling import wait_until
+from tests.emulator.helpers import add_job, add_worker, admin_client, router_client, setup_queue, wait_offer
 
 SCHEMAS = ["eventgrid", "cloudevents"]
 

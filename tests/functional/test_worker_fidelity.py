@@ -18,6 +18,7 @@ from azure.core.exceptions import (
 )
 
 from devstack.functions_worker import WorkerApp
+from offer_handlers.decision_log import parse_fields
 from offer_handlers.handler import DECISION_LOGGER
 from tests.fixtures import fresh, load_event, single, with_data
 from tests.fixtures.fakes import FakeResponder, http_error
@@ -34,8 +35,8 @@ def offer_event(schema: str, **data: Any) -> dict[str, Any]:
 
 
 def decision_outcomes(caplog: pytest.LogCaptureFixture) -> list[str]:
-    lines = [r.getMessage() for r in caplog.records if r.name == DECISION_LOGGER]
-    return [part.split("=", 1)[1] for line in lines for part in line.split() if part.startswith("outcome=")]
+    lines = [parse_fields(r.getMessage()) for r in caplog.records if r.name == DECISION_LOGGER]
+    return [str(line.get("outcome")) for line in lines]
 
 
 @pytest.fixture(autouse=True)

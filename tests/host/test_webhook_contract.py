@@ -1,6 +1,6 @@
 """The host stand-in's Event Grid webhook contract, over real loopback HTTP with the sample app.
 
-Reference: ../shared/reference/functions-host.md §4 and the Event Grid extension source it cites.
+Reference: docs/functions-host.md (the webhook contract) and the Event Grid extension source it cites.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The Event Grid subscription: only offers, to the function, briefly, and keeps what it can't deliver."""
+"""The Event Grid subscriptions: only their events, to their function, briefly; what fails is kept.
+
+Two subscriptions on the Communication Services system topic: offers to ``on_offer_issued``, and the two
+worker lifecycle events the bot fleet needs to ``on_worker_lifecycle``. Both deliver the same way (one event
+per request, the same TTL, attempts, schema and dead-lettering); only the function and the event types differ.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from tests.infra.bicep import Resource, Template, dotted
 from tests.infra.conftest import INFRA
 
 OFFER_ISSUED = "Microsoft.Communication.RouterWorkerOfferIssued"
+OFFER_EXPIRED = "Microsoft.Communication.RouterWorkerOfferExpired"
+WORKER_DEREGISTERED = "Microsoft.Communication.RouterWorkerDeregistered"
 EVENTS = "infra/app/events.bicep"
 STORAGE = "infra/app/storage.bicep"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
@@ -21,11 +28,41 @@ def events(templates: dict[str, Template]) -> Template:
     return templates[EVENTS]
 
 
-@pytest.fixture(scope="module")
-def subscription(events: Template) -> Resource:
+# By symbol in events.bicep: (what names the function there, the function, the event types it lets through).
+SUBSCRIPTIONS = {
+    "offerIssuedSubscription": ("functionName", "on_offer_issued", [OFFER_ISSUED]),
+    "workerLifecycleSubscription": (
+        "lifecycleFunctionName",
+        "on_worker_lifecycle",
+        [OFFER_EXPIRED, WORKER_DEREGISTERED],
+    ),
+}
+
+
+def _subscriptions(events: Template) -> dict[str, Resource]:
     subs = events.resources_of_type("Microsoft.EventGrid/systemTopics/eventSubscriptions")
-    assert len(subs) == 1, "expected exactly one event subscription"
-    return subs[0]
+    return {s.symbol: s for s in subs}
+
+
+def test_there_are_exactly_the_offer_and_the_worker_lifecycle_subscriptions(events: Template) -> None:
+    assert set(_subscriptions(events)) == set(SUBSCRIPTIONS)
+
+
+@pytest.fixture(scope="module", params=sorted(SUBSCRIPTIONS))
+def subscription(request: pytest.FixtureRequest, events: Template) -> Resource:
+    """Each subscription in turn: what every subscription must do is checked for both."""
+    symbol: str = request.param
+    return _subscriptions(events)[symbol]
+
+
+@pytest.fixture(scope="module")
+def offer_subscription(events: Template) -> Resource:
+    return _subscriptions(events)["offerIssuedSubscription"]
+
+
+@pytest.fixture(scope="module")
+def lifecycle_subscription(events: Template) -> Resource:
+    return _subscriptions(events)["workerLifecycleSubscription"]
 
 
 def _main_param_behind(main: Template, module_path: str, module_param: str) -> str:
@@ -44,12 +81,23 @@ def _parameters_json_default(env_name: str) -> str:
     return match[1]
 
 
-def test_filter_holds_exactly_the_offer_issued_event_type(subscription: Resource) -> None:
+def test_filter_holds_exactly_the_event_types_its_function_handles(subscription: Resource) -> None:
     event_filter = subscription.properties["filter"]
-    assert event_filter["includedEventTypes"] == [OFFER_ISSUED]
+    assert event_filter["includedEventTypes"] == SUBSCRIPTIONS[subscription.symbol][2]
 
 
-def test_filter_has_no_subject_or_advanced_filters_that_could_drop_offers(subscription: Resource) -> None:
+def test_the_offer_subscription_holds_exactly_offer_issued(offer_subscription: Resource) -> None:
+    assert offer_subscription.properties["filter"]["includedEventTypes"] == [OFFER_ISSUED]
+
+
+def test_the_lifecycle_subscription_holds_exactly_offer_expired_and_deregistered(
+    lifecycle_subscription: Resource,
+) -> None:
+    types = lifecycle_subscription.properties["filter"]["includedEventTypes"]
+    assert sorted(types) == sorted([OFFER_EXPIRED, WORKER_DEREGISTERED])
+
+
+def test_filter_has_no_subject_or_advanced_filters_that_could_drop_events(subscription: Resource) -> None:
     assert set(subscription.properties["filter"]) == {"includedEventTypes"}
 
 
@@ -60,23 +108,84 @@ def test_destination_is_the_azure_function_endpoint_type_with_no_url(subscriptio
     assert not any("code=" in str(v) or "http" in str(v) for v in destination["properties"].values())
 
 
-def test_destination_is_the_on_offer_issued_function_of_the_deployed_app(
+def _subscribed_function(main: Template, events: Template, name: str) -> str:
+    """The function ``name`` stands for in events.bicep: a parameter main.bicep passes, or a variable."""
+    if events.is_parameter(name):
+        value = main.variable(main.module_for("app/events.bicep").params[name])
+    else:
+        value = events.variable(name)
+    assert isinstance(value, str)
+    return value
+
+
+def test_destination_is_its_function_of_the_deployed_app(
     subscription: Resource, events: Template, main: Template
 ) -> None:
+    param, function, _ = SUBSCRIPTIONS[subscription.symbol]
     resource_id = subscription.properties["destination"]["properties"]["resourceId"]
-    assert resource_id == "${functionAppId}/functions/${functionName}"
+    assert resource_id == f"${{functionAppId}}/functions/${{{param}}}"
     assert (
         dotted(main.module_for("app/events.bicep").params["functionAppId"])
         == "functionApp.outputs.functionAppId"
     )
-    function_name = main.module_for("app/events.bicep").params["functionName"]
-    assert main.variable(function_name) == "on_offer_issued"
+    assert _subscribed_function(main, events, param) == function
 
 
-def test_the_subscribed_function_name_is_the_one_function_app_py_registers(main: Template) -> None:
+@pytest.fixture(scope="module")
+def event_grid_functions() -> set[str]:
+    """The functions function_app.py registers with an Event Grid trigger (indexed once: not idempotent)."""
     app = importlib.import_module("function_app").app
-    names = {f.get_function_name() for f in app.get_functions()}
-    assert main.variable("functionName") in names
+    return {
+        f.get_function_name()
+        for f in app.get_functions()
+        if any(b.type == "eventGridTrigger" for b in f.get_bindings())
+    }
+
+
+def test_the_subscribed_function_names_are_ones_function_app_py_registers_for_event_grid(
+    subscription: Resource, events: Template, main: Template, event_grid_functions: set[str]
+) -> None:
+    param = SUBSCRIPTIONS[subscription.symbol][0]
+    assert _subscribed_function(main, events, param) in event_grid_functions
+
+
+def test_the_fleet_subscription_needs_no_parameter_the_offer_subscription_does_not(
+    lifecycle_subscription: Resource, events: Template
+) -> None:
+    """Its function and name are the module's own variables: a redeployment of events.bicep with the offer
+    subscription's parameters only (the postdeploy hook's) creates it exactly the same way."""
+    assert lifecycle_subscription.body["name"] == "lifecycleSubscriptionName"
+    for name in ("lifecycleFunctionName", "lifecycleSubscriptionName"):
+        assert events.is_variable(name)
+        assert not events.is_parameter(name)
+
+
+def test_the_two_subscriptions_deliver_with_the_same_settings(
+    offer_subscription: Resource, lifecycle_subscription: Resource
+) -> None:
+    """Only the function and the event types differ: same schema, batching, TTL, attempts, dead letters."""
+
+    def delivery(sub: Resource) -> dict[str, object]:
+        props = dict(sub.properties)
+        props.pop("filter")
+        destination = dict(props.pop("destination"))
+        destination["properties"] = {k: v for k, v in destination["properties"].items() if k != "resourceId"}
+        return {**props, "destination": destination, "condition": sub.condition}
+
+    assert delivery(lifecycle_subscription) == delivery(offer_subscription)
+
+
+def test_the_subscriptions_are_named_after_the_function_app_they_deliver_to(
+    events: Template, main: Template
+) -> None:
+    assert main.module_for("app/events.bicep").params["eventSubscriptionName"] == (
+        "offer-issued-to-${functionAppName}"
+    )
+    assert main.variable("functionAppName") == "func-${resourceToken}"
+    # The app's name is the last segment of its resource id.
+    assert events.variable("lifecycleSubscriptionName") == (
+        "worker-lifecycle-to-${last(split(functionAppId, '/'))}"
+    )
 
 
 def test_one_event_per_delivery_because_a_failed_batch_is_redelivered_whole(subscription: Resource) -> None:
@@ -166,7 +275,10 @@ def test_system_topic_is_the_communication_services_resources_topic(events: Temp
 
 
 def test_subscription_waits_for_the_function_to_exist(subscription: Resource, main: Template) -> None:
-    """Event Grid validates an AzureFunction endpoint at creation: the first provision must not create it."""
+    """Event Grid validates an AzureFunction endpoint at creation: the first provision must not create it.
+
+    Both functions are in the one app, indexed together: the same switch creates both subscriptions.
+    """
     assert subscription.condition == "createEventSubscription"
     param = _main_param_behind(main, "app/events.bicep", "createEventSubscription")
     assert main.param_default(param) is False

@@ -142,4 +142,9 @@ def test_azd_finds_the_app_by_the_service_name_in_azure_yaml(
     service = main.variable(main.module_for("app/function.bicep").params["serviceName"])
     services = dumped["azure_yaml"]["services"]  # type: ignore[index]
     assert service in services
-    assert services[service] == {"project": ".", "language": "python", "host": "function"}
+    assert services[service] == {
+        "project": ".",
+        "language": "python",
+        "host": "function",
+        "remoteBuild": True,
+    }

@@ -152,8 +152,8 @@ def test_thread_pool_size_is_set_from_its_parameter(settings: list[AppSetting], 
     assert pool.condition is None
     assert function_call(pool.value, "string") == ["pythonThreadpoolThreadCount"]
     assert _function_param(main, "pythonThreadpoolThreadCount") == "pythonThreadpoolThreadCount"
-    assert main.param_default("pythonThreadpoolThreadCount") == 16
-    assert _env_default("pythonThreadpoolThreadCount") == "16"
+    assert main.param_default("pythonThreadpoolThreadCount") == 32
+    assert _env_default("pythonThreadpoolThreadCount") == "32"
 
 
 # --- dead letters ---------------------------------------------------------------------------------------

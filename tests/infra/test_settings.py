@@ -8,11 +8,11 @@ decision fails here. How the template handles each:
   (a Key Vault reference, never the value) in accessKey mode. Never both.
 - set only when the deployer asks (empty parameter = unset): OFFER_POLICY_FILE, OFFER_POLICY (inline, passed
   base64-encoded), OFFER_DECIDER (a custom decider shipped in the package). With no policy the app accepts
-  every offer, as docs/deploy.md says.
+  every offer, as docs/deploy.md says. Likewise the bot fleet: FLEET_FILE, FLEET (inline, passed
+  base64-encoded) and FLEET_RECONCILE_SCHEDULE. With no fleet the app touches no worker, and unset the
+  reconciliation timer runs every minute.
 - left to the app's defaults: JOBROUTER_REQUEST_TIMEOUT_SECONDS, JOBROUTER_MAX_RETRIES (sized for offers that
-  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md); FLEET, FLEET_FILE and
-  FLEET_RECONCILE_SCHEDULE (no fleet declared: the app touches no worker, and the reconciliation timer runs
-  every minute doing nothing; the template does not set a fleet yet).
+  live seconds; tune with `az functionapp config appsettings set`, see docs/deploy.md).
 - set by telemetry mode (telemetryMode): PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, only in OpenTelemetry
   mode (the Python worker reads it, and the app turns its own OpenTelemetry on with it).
 """
@@ -41,13 +41,15 @@ WHEN_REQUESTED = {
     "OFFER_POLICY_FILE": "offerPolicyFile",
     "OFFER_POLICY": "offerPolicyBase64",
     "OFFER_DECIDER": "offerDecider",
+    "FLEET_FILE": "fleetFile",
+    "FLEET": "fleetBase64",
+    "FLEET_RECONCILE_SCHEDULE": "fleetReconcileSchedule",
 }
+# JSON settings passed base64-encoded (azd substitutes parameters into a JSON file as raw text).
+BASE64_ENCODED = {"OFFER_POLICY": "offerPolicyBase64", "FLEET": "fleetBase64"}
 APP_DEFAULTS = {
     "JOBROUTER_REQUEST_TIMEOUT_SECONDS": "the app's per-call budget (5 s) is sized for offers",
     "JOBROUTER_MAX_RETRIES": "the app's retry budget (2) is sized for offers",
-    "FLEET": "no fleet: no worker is touched",
-    "FLEET_FILE": "no fleet: no worker is touched",
-    "FLEET_RECONCILE_SCHEDULE": "every minute",
 }
 BY_TELEMETRY_MODE = {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": True}  # useOpenTelemetry == true
 # Settings the platform reads (the Functions host, the Python worker, the OpenTelemetry exporters), not the
@@ -141,9 +143,10 @@ def test_template_sets_no_app_setting_the_app_does_not_read(settings: list[AppSe
     assert unknown == set(), f"set by the template but read by nobody (typo?): {unknown}"
 
 
-def test_inline_policy_is_decoded_from_base64(settings: list[AppSetting]) -> None:
-    (policy,) = _named(settings, "OFFER_POLICY")
-    assert function_call(policy.value, "base64_to_string") == ["offerPolicyBase64"]
+@pytest.mark.parametrize("name", sorted(BASE64_ENCODED), ids=sorted(BASE64_ENCODED))
+def test_inline_json_settings_are_decoded_from_base64(settings: list[AppSetting], name: str) -> None:
+    (setting,) = _named(settings, name)
+    assert function_call(setting.value, "base64_to_string") == [BASE64_ENCODED[name]]
 
 
 def test_managed_identity_mode_sets_the_resources_endpoint_without_trailing_slash(

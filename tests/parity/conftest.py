@@ -1,27 +1,38 @@
-"""Where the recordings and the allow-list live, for the parity specs."""
+"""Where the recordings and the allow-list live, for the parity specs.
+
+The recordings are the original folder (``shared/recordings/jobrouter`` next to the repository, where CI
+mounts it) when it is there, else the bundle committed in the repository (tests/parity/recordings/README.md),
+which holds everything the replay reads: both give the same results.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
 
 from devstack.parity.known import KnownDifference, load_known
-from devstack.parity.recording import Recording, default_recordings_dir, load_recordings
+from devstack.parity.recording import Recording, default_recordings, load_recordings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: ``../shared/recordings/jobrouter`` next to the repository (CI mounts it there, read-only).
-RECORDINGS_DIR = default_recordings_dir(REPO_ROOT)
+RECORDINGS = default_recordings(REPO_ROOT)
 KNOWN_FILE = Path(__file__).parent / "known_differences.json"
-NO_RECORDINGS = (
-    f"the live-service recordings are not at {RECORDINGS_DIR} "
-    "(clone next to ../shared/recordings/jobrouter to run the parity replay)"
-)
+NO_RECORDINGS = f"the live-service recordings are not at {RECORDINGS}"
 
 
 def available_recordings() -> list[Recording]:
-    """Every recording, or [] when the folder is absent."""
-    return load_recordings(RECORDINGS_DIR) if RECORDINGS_DIR.is_dir() else []
+    """Every recording, or [] when neither the folder nor the committed bundle is there."""
+    return load_recordings(RECORDINGS) if RECORDINGS.exists() else []
+
+
+def recording_text(recording: Recording) -> str:
+    """The recording's test-proxy JSON text, from its own file or from the bundle that holds it."""
+    if recording.file.is_file():
+        return recording.file.read_text(encoding="utf-8")
+    with gzip.open(recording.file.parent, "rt", encoding="utf-8") as bundle:
+        return json.dumps(json.load(bundle)[recording.file.name], indent=2, ensure_ascii=False)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +43,7 @@ def known() -> tuple[KnownDifference, ...]:
 
 @pytest.fixture(scope="session")
 def recordings() -> dict[str, Recording]:
-    """Every recording by name (skips the test when the folder is absent)."""
+    """Every recording by name (skips the test when there are none)."""
     found = available_recordings()
     if not found:
         pytest.skip(NO_RECORDINGS)

@@ -12,6 +12,7 @@ import pytest
 from devstack.parity.__main__ import main
 from devstack.parity.recording import Exchange, Recording
 from devstack.parity.replay import ReplaySettings, foreign_only_tokens, replay, shift_times
+from tests.parity.conftest import recording_text
 
 GET_QUEUE = "test_job_queue.test_get_queue"  # no timing-dependent request: short polls suffice
 SHORT_POLLS = ReplaySettings(poll_timeout=0.2)
@@ -183,7 +184,7 @@ def test_the_command_line_exits_1_on_an_unexpected_difference(
     copy = tmp_path / "recordings"
     copy.mkdir()
     source = recordings[GET_QUEUE].file
-    text = source.read_text(encoding="utf-8")
+    text = recording_text(recordings[GET_QUEUE])
     head, _, tail = text.rpartition('"key5": 10.1')  # the last one is in the GET's response
     text = head + '"key5": 10.2' + tail
     (copy / source.name).write_text(text, encoding="utf-8")

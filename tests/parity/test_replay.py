@@ -8,6 +8,8 @@ same replay, must be current.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devstack.parity.known import KnownDifference, check
@@ -65,3 +67,22 @@ def test_the_parity_page_is_generated_from_the_current_replay(known: tuple[Known
 
     current = (REPO_ROOT / "docs" / "parity.md").read_text(encoding="utf-8")
     assert current == expected, "docs/parity.md is out of date: run `python -m devstack.parity` (make parity)"
+
+
+def test_requests_storing_expression_and_function_rules_answer_as_recorded() -> None:
+    if not _RECORDINGS:
+        pytest.skip(NO_RECORDINGS)
+    with_rules = [
+        (recording.name, result.exchange.index, [d.describe() for d in result.differences])
+        for recording in _RECORDINGS
+        for result in _replayed(recording).results
+        if _uses_expression_or_function_rules(result.exchange.request_body)
+    ]
+
+    assert with_rules, "the recordings hold PowerFx expression and Azure Function rules"
+    assert [r for r in with_rules if r[2]] == []
+
+
+def _uses_expression_or_function_rules(body: object) -> bool:
+    text = json.dumps(body)
+    return '"kind": "expression"' in text or '"kind": "function"' in text

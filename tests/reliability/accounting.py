@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 
 __all__ = ["TERMINAL", "OfferBook"]
 

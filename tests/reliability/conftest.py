@@ -1,5 +1,6 @@
 """Reliability run setup: every log line at DEBUG (azure-core HTTP logging included) goes through the
-secret scanner, and the secret check runs after every other test of this package."""
+secret scanner, and each test fails when a line logged while it ran (or a child log it scanned) holds a
+secret, whatever order the tests run in."""
 
 from __future__ import annotations
 
@@ -22,15 +23,16 @@ _LOUD = (
 )
 _SCANNER = SecretScanner()
 _STARTED: list[float] = []
+#: How many of the scanner's leaks a test has already been failed for.
+_REPORTED: list[int] = [0]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The secret scan reads what every other reliability test logged, so it runs last of them
-    (the other directories' tests keep their places)."""
-    mine = [i for i, item in enumerate(items) if "tests/reliability/" in item.nodeid]
-    ordered = sorted((items[i] for i in mine), key=lambda item: "test_secrets_last" in item.nodeid)
-    for index, item in zip(mine, ordered, strict=True):
-        items[index] = item
+def _unreported_leaks() -> str | None:
+    leaks = _SCANNER.leaks[_REPORTED[0] :]
+    _REPORTED[0] += len(leaks)
+    if not leaks:
+        return None
+    return f"{len(leaks)} log line(s) held a secret: " + "; ".join(f"{x.source}: {x.text}" for x in leaks[:5])
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +56,19 @@ def _debug_logging_scanned() -> Iterator[None]:
         logging.getLogger(name).setLevel(level)
     root.removeHandler(_SCANNER)
     root.setLevel(old)
+    leaks = _unreported_leaks()  # lines logged by the last module's fixtures as they closed
+    if leaks:
+        pytest.fail(leaks, pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_logged() -> Iterator[None]:
+    """Fail the test when a line logged since the previous check (its fixtures' set-up included) holds a
+    secret: the access keys, a connection string carrying one, an HMAC signature or a bearer token."""
+    yield
+    leaks = _unreported_leaks()
+    if leaks:
+        pytest.fail(leaks, pytrace=False)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -81,3 +96,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
         {"exit_status": int(exitstatus), "tests": counts, "wall_seconds": seconds, "slowest": slowest},
         command="make reliability",
     )
+    if _SCANNER.records or _SCANNER.files:
+        record(
+            "secrets",
+            "scan",
+            {
+                "lines_scanned": _SCANNER.lines,
+                "log_records": _SCANNER.records,
+                "child_log_files": _SCANNER.files,
+                "lines_by_source": _SCANNER.lines_by_source(),
+                "lines_with_a_secret": len(_SCANNER.leaks),
+                "emulator_banners_with_the_public_dev_key": _SCANNER.dev_key_banners,
+            },
+            command="make reliability (each reliability test's log lines and child logs, checked after it)",
+        )

@@ -2,7 +2,7 @@
 
 Each test calls :func:`record` with a section, a figure name, the value and the command that produced it.
 Figures go to ``$RELIABILITY_RESULTS/<section>.json`` when that variable is set (``make reliability`` sets
-it; ``tests/reliability/report.py`` renders the files), and nowhere otherwise, so a plain ``pytest`` run
+it; ``devstack/reliability_report.py`` renders the files), and nowhere otherwise, so a plain ``pytest`` run
 writes nothing into the tree.
 """
 

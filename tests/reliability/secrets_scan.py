@@ -20,7 +20,7 @@ from tests.fixtures.http import ACCESS_KEY, TOKEN
 
 __all__ = ["BEARER_TOKEN", "SECRETS", "Leak", "SecretScanner"]
 
-#: The bearer token the Entra ID run hands out (see test_secrets.py); never to be logged.
+#: The bearer token the Entra ID run hands out (see test_secrets_never_logged.py); never to be logged.
 BEARER_TOKEN: Final = TOKEN
 #: Everything that must never appear: both access keys, any connection string carrying them, the token.
 SECRETS: Final[tuple[str, ...]] = (

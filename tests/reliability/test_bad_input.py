@@ -1,4 +1,4 @@
-"""Issue 6 (1), bad input: generated and mutated payloads through the function, via the worker library
+"""Reliability: bad input: generated and mutated payloads through the function, via the worker library
 and via the host stand-in's webhook. Nothing but the documented outcomes; no SDK call for an invalid
 event; every rejection logged with the field at fault; bad policies and deciders fail naming the fault.
 
@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 
 import function_app
 import offer_handlers.client
-from devstack.demo.hostlog import parse_fields
 from devstack.functions_host import FunctionsHost
 from devstack.functions_worker import WorkerApp
+from offer_handlers.decision_log import parse_fields
 from offer_handlers.errors import ConfigurationError, InvalidEventError
 from offer_handlers.events import is_offer_issued, parse_offer
 from offer_handlers.handler import DECISION_LOGGER, OfferHandler
@@ -137,12 +137,12 @@ def verdict(event: object) -> tuple[str, str | None]:
 
 
 def outcome_of(line: str) -> str:
-    return parse_fields(line).get("outcome", "?")
+    return parse_fields(line).get("outcome") or "?"
 
 
 def names_field(line: str, bad_field: str) -> bool:
     """Whether a decision line's ``field`` is ``bad_field`` (long values are capped in the log)."""
-    logged = parse_fields(line).get("field", "")
+    logged = parse_fields(line).get("field") or ""
     return logged == bad_field or ("...(+" in logged and bad_field.startswith(logged.split("...(+")[0]))
 
 

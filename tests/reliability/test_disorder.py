@@ -1,4 +1,4 @@
-"""Issue 6 (3), delivery disorder through the dev stack: duplicates (2-3 copies of every offer event),
+"""Reliability: delivery disorder through the dev stack: duplicates (2-3 copies of every offer event),
 issued events arriving after the offer was revoked or expired, delivery past expiry, and a Functions host
 restart mid-run. Exactly one effective accept per offer, no failed invocation caused by a duplicate, no
 SDK call for an offer already past its expiry.
@@ -16,7 +16,7 @@ from typing import Final
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter.faults import FaultRule
 from tests.e2e.support import CONTACT_CENTRE_POLICY, LiveStack

@@ -1,4 +1,4 @@
-"""Issue 6 (6), the emulator under faults: stopped mid-run and started again with the same ``--state``
+"""Reliability: the emulator under faults: stopped mid-run and started again with the same ``--state``
 file, as a process (``python -m devstack.jobrouter --state FILE``), with the function answering offers
 through an in-process Functions host. No job, worker or pending offer is lost, and the offer-expiry
 timers pending at the restart fire afterwards."""
@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,22 +27,12 @@ from devstack.demo.process_stack import ChildProcess
 from devstack.demo.stack import APP_DIR, free_port
 from devstack.functions_host import FunctionsHost
 from devstack.jobrouter.config import DEV_ACCESS_KEY
+from devstack.polling import wait_until_async
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.figures import record
 
 READY: Final = re.compile(r"^Job Router emulator listening on (?P<endpoint>\S+)")
 HUMAN_EXPIRY: Final = 4.0
-
-
-async def poll(check: Callable[[], Awaitable[Any]], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def emulator(state: Path, port: int, webhook: str, log: Path) -> ChildProcess:
@@ -159,7 +147,9 @@ async def restart_mid_run(tmp_path: Path) -> dict[str, Any]:
                 pending = sum(len(j["internal"].get("offers") or {}) for j in jobs.values())
                 return snapshot if assigned == 5 and pending == 3 else None
 
-            before = await poll(mid_run, timeout=20, what="bot jobs assigned and three human offers pending")
+            before = await wait_until_async(
+                mid_run, timeout=20, interval=0.1, what="bot jobs assigned and three human offers pending"
+            )
             pending_offers = {o for j in before["jobs"] for o in (j["internal"].get("offers") or {})}
             timers_before = len(before.get("timers", []))
             await first.stop()
@@ -173,8 +163,8 @@ async def restart_mid_run(tmp_path: Path) -> dict[str, Any]:
                 seen = {e["data"]["offerId"] for e in events}
                 return events if pending_offers <= seen else None
 
-            expired_events = await poll(
-                expired, timeout=HUMAN_EXPIRY + 10, what="the pending offers expiring"
+            expired_events = await wait_until_async(
+                expired, timeout=HUMAN_EXPIRY + 10, interval=0.1, what="the pending offers expiring"
             )
             return {
                 "before": durable(before),

@@ -1,7 +1,7 @@
-"""Issue 6 (2), the fault matrix: every Job Router failure on accept and on decline, through the dev stack.
+"""Reliability: the fault matrix: every Job Router failure on accept and on decline, through the dev stack.
 
 One stack, one queue and bot worker per case, all cases at once. The emulator injects the fault on that
-worker's accept or decline path; the contract says what must follow (docs/offer-handler.md):
+worker's accept or decline path; the contract says what must follow (README.md, "The outcome contract"):
 
 * retryable (429 + Retry-After, 500, 503, read timeout, dropped connection, malformed body): the invocation
   fails, Event Grid redelivers, and the offer is answered in the end;
@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import pytest
 
-from devstack.demo import events as ev
+from devstack.demo import demo_event as ev
 from tests.e2e.support import LiveStack
 from tests.reliability.accounting import OfferBook
 from tests.reliability.figures import record

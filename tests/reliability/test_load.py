@@ -1,4 +1,4 @@
-"""Issue 6 (4), load with reconciliation through the dev stack (emulator and Functions host as processes).
+"""Reliability: load with reconciliation through the dev stack (emulator and Functions host as processes).
 
 Jobs are submitted with 10% duplicate deliveries (the publisher's knob), 5% of them reordered (the reorder
 window is opened for one submission batch in twenty) and 1% of accept calls answered 503 (a fault rule with
@@ -34,11 +34,13 @@ from azure.communication.jobrouter.models import (
 )
 from azure.core.credentials import AzureKeyCredential
 
-from devstack.demo import events as ev
-from devstack.demo.events import DemoEvent
+from devstack.demo import demo_event as ev
+from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ProcessStack
+from devstack.demo.run import event_log_limit
 from devstack.demo.stack import StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
+from devstack.polling import wait_until_async
 from tests.e2e.support import CONTACT_CENTRE_POLICY
 from tests.reliability.accounting import OfferBook
 from tests.reliability.figures import record
@@ -85,24 +87,18 @@ class Admin:
             return await response.json()
 
 
-async def wait(check: Any, *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.25)
-
-
 async def run_load(jobs: int, log_dir: Path, scanner: SecretScanner) -> dict[str, Any]:
     received: Counter[str] = Counter()
     webhook = AgentWebhook(lambda event: received.update([event.type]))
     await webhook.start()
     stack = ProcessStack(
         StackOptions(
-            policy_file=CONTACT_CENTRE_POLICY, seed=6, retry_scale=0.02, log_dir=log_dir, log_level="DEBUG"
+            policy_file=CONTACT_CENTRE_POLICY,
+            seed=6,
+            retry_scale=0.02,
+            log_dir=log_dir,
+            log_level="DEBUG",
+            event_log_limit=event_log_limit(jobs),  # the reconciliation reads every event back
         )
     )
     started = time.monotonic()
@@ -169,7 +165,9 @@ async def drive(
         for index in range(0, jobs, BATCH):
             # Closed-loop load: offers live 60 s, and Job Router deregisters a worker whose offer expires,
             # so more work than the function can answer in time would stall every bot (see RELIABILITY.md).
-            await wait(caught_up, timeout=60, what=f"the function catching up at job {index}")
+            await wait_until_async(
+                caught_up, timeout=60, interval=0.25, what=f"the function catching up at job {index}"
+            )
             reorder = (index // BATCH) % REORDER_EVERY == REORDER_EVERY // 2
             if reorder:
                 await admin.send("PUT", "/admin/publisher", {"reorderWindow": REORDER_WINDOW})
@@ -185,7 +183,7 @@ async def drive(
             return received[ev.OFFER_ACCEPTED] >= jobs
 
         try:
-            await wait(all_assigned, timeout=60, what="every job's offer accepted")
+            await wait_until_async(all_assigned, timeout=60, interval=0.25, what="every job's offer accepted")
         except AssertionError as err:
             state = await admin.get("/admin/state")
             statuses = Counter(j["body"]["status"] for j in state["jobs"])
@@ -202,7 +200,7 @@ async def drive(
             stats = (await admin.get("/admin/publisher"))["stats"]
             return bool(stats["pending"] == 0)
 
-        await wait(drained, timeout=60, what="every delivery finished")
+        await wait_until_async(drained, timeout=60, interval=0.25, what="every delivery finished")
         settle = stack.host_snapshot().invocations
         await asyncio.sleep(0.5)
         assert stack.host_snapshot().invocations == settle  # nothing more arrives
@@ -299,7 +297,7 @@ def reconcile(
     first_seen: dict[str, datetime] = {}
     order: list[datetime] = []
     for line in lines:
-        event_id = line.fields.get("event_id", "")
+        event_id = line.fields.get("event_id") or ""
         if event_id in short and event_id not in first_seen:
             first_seen[event_id] = short[event_id].time
             order.append(short[event_id].time)

@@ -450,11 +450,13 @@ time)
 TOP_HELP = """\
 usage: python -m offer_handlers [-h] COMMAND ...
 
-Command line: ``python -m offer_handlers explain --policy POLICY.json EVENT.json``.
+Command line: ``python -m offer_handlers explain|check|report ...``.
 
 positional arguments:
   COMMAND
     explain   show what a policy decides for an event, and why
+    check     check that a policy decides its test cases as expected
+    report    the operations figures of a decision log file
 
 options:
   -h, --help  show this help message and exit

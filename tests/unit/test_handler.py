@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shlex
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
 import offer_handlers.handler
+from offer_handlers.decision_log import parse_fields
 from offer_handlers.errors import ConfigurationError, InvalidDeciderError, RetryableServiceError
 from offer_handlers.events import Envelope
 from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers
@@ -44,9 +44,9 @@ POLICY = {
 }
 
 
-def parse_line(text: str) -> dict[str, str]:
-    """Read a logfmt line back (values JSON-quoted when needed)."""
-    return dict(part.split("=", 1) for part in shlex.split(text))
+def parse_line(text: str) -> dict[str, str | None]:
+    """Read a decision line back with the product's parser (missing values are None)."""
+    return parse_fields(text)
 
 
 class Harness:
@@ -74,13 +74,13 @@ class Harness:
         return self.handler.handle(envelope(dict(event)))
 
 
-def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
+def decision_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str | None]]:
     records = [r for r in caplog.records if r.name == DECISION_LOGGER]
     assert all(r.levelno == logging.INFO for r in records)
     return [parse_line(r.getMessage()) for r in records]
 
 
-def only_line(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+def only_line(caplog: pytest.LogCaptureFixture) -> dict[str, str | None]:
     (line,) = decision_lines(caplog)
     return line
 
@@ -105,17 +105,20 @@ def test_an_accepted_offer_logs_one_line_with_every_id_the_decision_and_the_time
 
     line = only_line(caplog)
     assert {k: v for k, v in line.items() if k != "elapsed_ms"} == {
+        "v": "2",
         "decision": "accept",
         "reason": "no-policy",
-        "retry_at": "-",
+        "retry_at": None,
         "event_id": EG["id"],
         "offer_id": EG["data"]["offerId"],
         "job_id": EG["data"]["jobId"],
         "worker_id": EG["data"]["workerId"],
         "outcome": "accepted",
+        "offer_age_ms": "1000",  # the clock reads offeredOn + 1 s when the call is answered
+        "time_left_ms": "59000",  # the fixture's offer expires 60 s after it was offered
         "schema": "eventgrid",
     }
-    assert float(line["elapsed_ms"]) >= 0
+    assert float(line["elapsed_ms"] or "nan") >= 0
 
 
 def test_a_decline_with_retry_logs_retry_at(caplog: pytest.LogCaptureFixture) -> None:
@@ -125,7 +128,7 @@ def test_a_decline_with_retry_logs_retry_at(caplog: pytest.LogCaptureFixture) ->
 
     line = only_line(caplog)
     assert (line["decision"], line["reason"], line["outcome"]) == ("decline", "vip-retry", "declined")
-    assert datetime.fromisoformat(line["retry_at"]) == NOW + timedelta(seconds=60)
+    assert datetime.fromisoformat(str(line["retry_at"])) == NOW + timedelta(seconds=60)
     assert h.fake.calls[0].retry_at == NOW + timedelta(seconds=60)
 
 
@@ -136,7 +139,7 @@ def test_a_decline_for_good_logs_no_retry_at(caplog: pytest.LogCaptureFixture) -
     assert (line["decision"], line["reason"], line["retry_at"], line["outcome"]) == (
         "decline",
         "never-w9",
-        "-",
+        None,
         "declined",
     )
 
@@ -415,6 +418,7 @@ def test_elapsed_ms_is_the_invocations_wall_time_in_milliseconds(caplog: pytest.
     Harness({}, SlowResponder()).handle(EG)
 
     elapsed = only_line(caplog)["elapsed_ms"]
+    assert elapsed is not None
     assert re.fullmatch(r"\d+\.\d", elapsed)
     assert 50 <= float(elapsed) < 30_000
 
@@ -471,7 +475,7 @@ def test_the_time_given_to_the_decision_is_the_clocks(caplog: pytest.LogCaptureF
 
     handler.handle(envelope(EG))
 
-    assert datetime.fromisoformat(only_line(caplog)["retry_at"]) == later + timedelta(seconds=60)
+    assert datetime.fromisoformat(str(only_line(caplog)["retry_at"])) == later + timedelta(seconds=60)
 
 
 def test_a_failed_settings_load_is_tried_again_on_the_next_event() -> None:

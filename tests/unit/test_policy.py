@@ -502,7 +502,7 @@ POLICY_MESSAGES: dict[str, str] = {
     "version-missing": "missing; this handler reads version 1",
     "version-2": "unsupported version 2; this handler reads version 1",
     "version-true": "unsupported version True; this handler reads version 1",
-    "unknown-top-field": "unknown field; expected one of default, description, rules, version",
+    "unknown-top-field": "unknown field; expected one of $schema, default, description, rules, version",
     "rules-not-array": "expected an array of rules",
     "default-missing": 'missing: say what to do when no rule matches, e.g. {"action": "accept"}',
     "default-bad-action": 'expected "accept", "decline" or "leave", got \'maybe\'',

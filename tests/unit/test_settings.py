@@ -35,6 +35,7 @@ def test_setting_names_lists_every_setting_the_function_reads() -> None:
         "FLEET",
         "FLEET_FILE",
         "FLEET_RECONCILE_SCHEDULE",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
     }
     assert len(SETTING_NAMES) == len(set(SETTING_NAMES))
 
@@ -170,6 +171,35 @@ def test_the_connection_string_never_appears_in_the_settings_repr() -> None:
 )
 def test_auth_settings_names_what_to_check_on_a_401(env: dict[str, str], names: str) -> None:
     assert load_settings(ROOT, env).auth_settings.startswith(names)
+
+
+def test_opentelemetry_mode_is_off_unless_the_worker_setting_turns_it_on() -> None:
+    assert load_settings(ROOT, {}).opentelemetry is False
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+    ],
+)
+def test_the_telemetry_switch_reads_the_values_the_worker_reads(value: str, on: bool) -> None:
+    settings = load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": value})
+
+    assert settings.opentelemetry is on
+
+
+def test_an_unreadable_telemetry_switch_names_the_setting() -> None:
+    with pytest.raises(
+        ConfigurationError, match="PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY must be true or false"
+    ):
+        load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "maybe"})
 
 
 @pytest.mark.parametrize(
