@@ -573,7 +573,7 @@ def test_a_failure_before_the_decision_logs_no_decision_and_no_reason(
         Harness({"OFFER_POLICY": "{"}).handle(EG)
 
     line = only_line(caplog)
-    assert (line["decision"], line["reason"], line["retry_at"]) == ("none", "-", "-")
+    assert (line["decision"], line["reason"], line["retry_at"]) == ("none", None, None)
 
 
 def test_a_payload_that_is_not_json_is_logged_with_repr(caplog: pytest.LogCaptureFixture) -> None:
