@@ -192,6 +192,49 @@ def test_malformed_data_raises_invalid_event_naming_the_field(changes: dict[str,
     assert EG["id"] in str(caught.value)
 
 
+# Each message above, word for word (the error reads "event '<id>': field '<field>': <message>").
+MALFORMED_MESSAGES: dict[str, str] = {
+    "offer-id-missing": "missing",
+    "offer-id-number": "expected a string, got a number",
+    "offer-id-empty": "empty",
+    "offer-id-huge": "longer than 1024 characters",
+    "worker-id-missing": "missing",
+    "worker-id-null": "missing",
+    "job-id-list": "expected a string, got an array",
+    "expires-missing-both-names": "missing (also looked for expiryTimeUtc)",
+    "expires-not-a-date": "not an ISO 8601 date-time",
+    "expires-number": "expected an ISO 8601 date-time string, got a number",
+    "expires-overflows-utc": "not an ISO 8601 date-time",
+    "offered-not-a-date": "not an ISO 8601 date-time",
+    "legacy-expiry-bad": "not an ISO 8601 date-time",
+    "priority-string": "expected an integer, got a string",
+    "priority-boolean": "expected an integer, got a boolean",
+    "priority-fraction": "expected an integer, got a fraction",
+    "queue-id-number": "expected a string, got a number",
+    "channel-id-object": "expected a string, got an object",
+    "channel-reference-bool": "expected a string, got a boolean",
+    "job-labels-list": "expected an object, got an array",
+    "job-label-object-value": "expected a string, number or boolean, got an object",
+    "worker-label-list-value": "expected a string, number or boolean, got an array",
+    "job-tags-string": "expected an object, got a string",
+    "worker-tag-nan": "expected a finite number",
+}
+
+
+def test_every_malformed_case_has_its_message_word_for_word() -> None:
+    assert set(MALFORMED_MESSAGES) == {case[0] for case in MALFORMED}
+
+
+@pytest.mark.parametrize(("case_id", "message"), MALFORMED_MESSAGES.items(), ids=list(MALFORMED_MESSAGES))
+def test_each_malformed_field_says_exactly_what_is_wrong(case_id: str, message: str) -> None:
+    changes = next(case[1] for case in MALFORMED if case[0] == case_id)
+
+    with pytest.raises(InvalidEventError) as caught:
+        parse(with_data(EG, **changes))
+
+    assert caught.value.message == message
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [(None, "data"), ([1, 2], "data"), ("not json", "data"), ('"a json string"', "data"), (7, "data")],
@@ -202,6 +245,25 @@ def test_data_that_is_not_an_object_names_data(data: object, field: str) -> None
         parse_offer(Envelope("eventgrid", "e1", EG["eventType"], "s", data))
 
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [(None, "null"), ([1], "an array"), ("not json", "a string"), (7, "a number"), (object(), "object")],
+    ids=["null", "array", "string", "number", "not-json-at-all"],
+)
+def test_data_that_is_not_an_object_says_what_it_is(data: object, kind: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_offer(Envelope("eventgrid", "e1", EG["eventType"], "s", data))
+
+    assert caught.value.message == f"expected a JSON object, got {kind}"
+
+
+def test_an_empty_body_says_it_holds_no_event() -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        envelopes_from_json([])
+
+    assert (caught.value.field, caught.value.message) == ("(body)", "an empty array holds no event")
 
 
 @pytest.mark.parametrize("event_id", [None, "", 42], ids=["missing", "empty", "number"])

@@ -106,3 +106,8 @@ def test_its_length_is_the_number_of_workers_with_expiries() -> None:
     history.record("bot-2", "o3", T0, keep=KEEP)
 
     assert len(history) == 2
+
+
+def test_a_zero_limit_says_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match=r"^per_worker must be at least 1$"):
+        ExpiryHistory(per_worker=0)

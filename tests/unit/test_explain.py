@@ -513,3 +513,28 @@ def test_an_event_file_that_is_not_json_is_named(capsys: pytest.CaptureFixture[s
     _, _, err = explain(capsys, path)
 
     assert err.startswith(f"error: invalid event {str(path)!r}: not valid JSON: ")
+
+
+def test_every_line_goes_to_the_stream_it_is_given_plug_in_and_other_events_included(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    batch = [
+        json.loads((EVENTS / name).read_text())[0]
+        for name in ("leave.eventgrid.json", "offer-revoked.eventgrid.json")
+    ]
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(batch))
+    out = io.StringIO()
+    args = argparse.Namespace(
+        policy=None, decider="tests.fixtures.deciders:always_accept", now="2024-03-05T16:20:00Z", event=path
+    )
+
+    assert run(args, out) == 0
+
+    text = out.getvalue()
+    assert (
+        "Decided by the plug-in tests.fixtures.deciders:always_accept (OFFER_DECIDER), not by the rules\n"
+        in text
+    )
+    assert "  not a RouterWorkerOfferIssued event: the function acknowledges it and makes no call\n" in text
+    assert capsys.readouterr() == ("", "")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
+import offer_handlers.fleet_keeper
 from offer_handlers.errors import ConfigurationError, RetryableServiceError
 from offer_handlers.expiry_history import ExpiryHistory
 from offer_handlers.fleet import WorkerChannel
@@ -26,7 +27,7 @@ from offer_handlers.repair_execute import RepairOutcome
 from offer_handlers.settings import Settings
 from offer_handlers.worker_diff import WorkerState
 from tests.fixtures import envelope, load_event, single, with_data
-from tests.fixtures.fakes import FakeRegistrar, http_error
+from tests.fixtures.fakes import FakeRegistrar, SteppingTimer, http_error
 
 ROOT = Path(".")
 T0 = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
@@ -849,3 +850,66 @@ def test_an_injected_expiry_history_is_the_one_used(fake: FakeRegistrar, clock: 
 
     assert keeper.history is history
     assert history.times("bot-1") == (T0,)
+
+
+def test_the_error_in_a_failed_events_detail_is_capped_at_4096_characters(
+    keeper: FleetKeeper, fake: FakeRegistrar, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(TypeError("x" * 4097))
+
+    with pytest.raises(TypeError):
+        keeper.handle(deregistered())
+
+    assert detail_records(caplog)[0].getMessage().endswith(" failed: " + "x" * 4096 + "...(+1 chars)")
+
+
+def test_a_run_that_finished_lets_the_next_start_from_the_first_worker(
+    keeper: FleetKeeper, fake: FakeRegistrar
+) -> None:
+    for worker_id in ("bot-1", "bot-2", "bot-off"):
+        fake.workers[worker_id] = service_worker(worker_id, available=worker_id != "bot-off")
+
+    keeper.reconcile()
+    keeper.reconcile()
+
+    assert [c.worker_id for c in fake.reads()] == ["bot-1", "bot-2", "bot-off"] * 2
+
+
+def test_a_worker_that_fails_with_time_still_left_is_an_error_and_the_next_is_still_tried(
+    keeper: FleetKeeper, fake: FakeRegistrar, clock: Clock
+) -> None:
+    fake.workers["bot-1"] = service_worker("bot-1", available=False)
+    fake.workers["bot-2"] = service_worker("bot-2")
+    fake.workers["bot-off"] = service_worker("bot-off", available=False)
+    original_get = fake.get
+
+    def slow_first_read(worker_id: str, *, timeout: float) -> WorkerState:
+        if worker_id == "bot-1":
+            clock.advance(39.5)  # half a second of the budget is left
+            fake.fail_next(http_error(HttpResponseError, 503))  # for bot-1's write
+        return original_get(worker_id, timeout=timeout)
+
+    fake.get = slow_first_read  # type: ignore[method-assign]
+
+    with pytest.raises(RetryableServiceError) as caught:
+        keeper.reconcile("run-3")
+
+    assert str(caught.value) == "reconciliation run-3: 1 of 3 workers failed; the next run retries them"
+    assert [c.worker_id for c in fake.reads()] == ["bot-1", "bot-2", "bot-off"]
+
+
+def test_elapsed_ms_of_each_line_is_its_perf_counter_interval_in_milliseconds(
+    keeper: FleetKeeper,
+    fake: FakeRegistrar,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for worker_id in ("bot-1", "bot-2", "bot-off"):
+        fake.workers[worker_id] = service_worker(worker_id, available=worker_id != "bot-off")
+    monkeypatch.setattr(offer_handlers.fleet_keeper, "time", SteppingTimer(0.5))
+
+    keeper.handle(deregistered())
+    keeper.reconcile()
+
+    # One reading to start and one to end each line; the run's summary spans its three workers.
+    assert [line["elapsed_ms"] for line in fleet_lines(caplog)] == ["500.0"] * 4 + ["3500.0"]

@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
+import offer_handlers.handler
 from offer_handlers.decision_log import parse_fields
 from offer_handlers.errors import ConfigurationError, InvalidDeciderError, RetryableServiceError
+from offer_handlers.events import Envelope
 from offer_handlers.execute import OfferResponder, Outcome, Result, SettledOffers
 from offer_handlers.handler import DECISION_LOGGER, OfferHandler, format_fields
 from offer_handlers.settings import Settings, load_settings
 from tests.fixtures import envelope, load_event, offered_at, single, with_data
-from tests.fixtures.fakes import FakeResponder, http_error
+from tests.fixtures.fakes import FakeResponder, SteppingTimer, http_error
 
 EG = single(load_event("offer_issued.eventgrid"))
 CE = single(load_event("offer_issued.cloudevents"))
@@ -524,3 +526,87 @@ def test_the_malformed_event_log_shows_the_whole_envelope(caplog: pytest.LogCapt
 )
 def test_format_fields_quotes_exactly_what_would_break_the_line(fields: dict[str, object], text: str) -> None:
     assert format_fields(fields) == text
+
+
+# --- the detail log, and the log line's arithmetic ---------------------------------------------------------
+
+
+def detail(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    (record,) = [r for r in caplog.records if r.name == "offer_handlers.handler"]
+    return record
+
+
+def ids_of(event: Mapping[str, Any]) -> str:
+    data = event["data"]
+    return (
+        f"event_id={event['id']} offer_id={data['offerId']} job_id={data['jobId']} "
+        f"worker_id={data['workerId']}"
+    )
+
+
+def test_a_malformed_event_detail_names_its_ids_field_and_message(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(with_data(EG, expiresOn="never"))
+
+    assert (
+        detail(caplog)
+        .getMessage()
+        .startswith(
+            f"rejected malformed event {ids_of(EG)} (field data.expiresOn: not an ISO 8601 date-time); "
+            'acknowledged without any call. payload={"schema": "eventgrid", '
+        )
+    )
+
+
+def test_a_failed_offer_detail_names_its_ids_and_the_error(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(RetryableServiceError):
+        Harness({}, FakeResponder([http_error(HttpResponseError, 503)])).handle(EG)
+
+    assert detail(caplog).getMessage() == (
+        f"offer {ids_of(EG)} failed: Job Router call failed (HTTP 503); raising so Event Grid redelivers"
+    )
+
+
+def test_a_failure_before_the_decision_logs_no_decision_and_no_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(ConfigurationError):
+        Harness({"OFFER_POLICY": "{"}).handle(EG)
+
+    line = only_line(caplog)
+    assert (line["decision"], line["reason"], line["retry_at"]) == ("none", None, None)
+
+
+def test_a_payload_that_is_not_json_is_logged_with_repr(caplog: pytest.LogCaptureFixture) -> None:
+    when = datetime(2024, 3, 5, 10, 16, 2)
+    data = {**EG["data"], "expiresOn": when}
+
+    Harness().handler.handle(Envelope("eventgrid", "e1", EG["eventType"], "s", data))
+
+    assert f'"expiresOn": "{when!r}"' in detail(caplog).getMessage()
+
+
+def test_a_payload_that_cannot_be_written_out_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    data: dict[str, Any] = {**EG["data"], "expiresOn": 5}
+    data["self"] = data  # a circular reference
+
+    Harness().handler.handle(Envelope("eventgrid", "e1", EG["eventType"], "s", data))
+
+    assert detail(caplog).getMessage().endswith("payload=<payload could not be serialised>")
+
+
+def test_the_logged_payload_is_ascii(caplog: pytest.LogCaptureFixture) -> None:
+    Harness().handle(with_data(EG, expiresOn="café"))
+
+    message = detail(caplog).getMessage()
+    assert '"expiresOn": "caf\\u00e9"' in message
+    assert message.isascii()
+
+
+def test_elapsed_ms_is_the_perf_counter_interval_in_milliseconds(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(offer_handlers.handler, "time", SteppingTimer(0.5))
+
+    Harness({}).handle(EG)
+
+    assert only_line(caplog)["elapsed_ms"] == "500.0"

@@ -795,3 +795,9 @@ def test_an_unreadable_policy_file_names_the_reason(tmp_path: Path) -> None:
 
     assert str(caught.value).startswith(f"policy: cannot read {str(path)!r}: UnicodeDecodeError: ")
     assert (caught.value.rule, caught.value.field) == (None, None)
+
+
+def test_a_rule_name_of_exactly_64_characters_is_allowed() -> None:
+    name = "r" * 60 + "._-9"
+
+    assert parse_policy(doc(rule(name=name))).rules[0].name == name

@@ -242,3 +242,10 @@ def test_inline_and_file_policy_together_name_both_settings() -> None:
         load_settings(ROOT, {"OFFER_POLICY": "{}", "OFFER_POLICY_FILE": "p.json"})
 
     assert caught.value.setting == "OFFER_POLICY, OFFER_POLICY_FILE"
+
+
+def test_azure_client_id_is_read_for_a_user_assigned_identity() -> None:
+    settings = load_settings(ROOT, {"JOBROUTER_ENDPOINT": "https://acs", "AZURE_CLIENT_ID": " 5b1e-client "})
+
+    assert (settings.endpoint, settings.client_id) == ("https://acs", "5b1e-client")
+    assert load_settings(ROOT, {}).client_id is None
