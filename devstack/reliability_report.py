@@ -246,6 +246,10 @@ def _open_loop(figures: Mapping[str, Any]) -> list[str]:
                 ("fleet invocations", on["fleet_invocations"]),
                 ("function outcomes (decision log)", on["function_outcomes"]),
                 ("function errors", on["function_errors"] or "none"),
+                (
+                    "failed deliveries to the offer function, redelivered",
+                    on.get("failed_deliveries_to_the_offer_function", "-"),
+                ),
                 ("**unexplained differences (total)**", on["unexplained_total"]),
                 ("unexplained, by check", on["unexplained"]),
                 ("submit time / wall time (s)", f"{on['submit_seconds']} / {on['wall_seconds']}"),
