@@ -337,8 +337,12 @@ def test_bytes_that_are_not_utf8_are_replaced_rather_than_failing_the_report(
     assert json.loads(capsys.readouterr().out)["by_reason"] == {"caf\ufffd": 1}
 
 
-def test_the_log_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+def test_the_log_is_read_as_utf8_so_the_figures_do_not_depend_on_the_locale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = write_log(tmp_path / "host.log", ["v=2 decision=accept reason=café-rule outcome=accepted"])
+    assert main(["report", str(log), "--json"]) == 0  # here, in a UTF-8 locale
+    here = capsys.readouterr().out
     # the C locale without Python's UTF-8 coercion: the platform's default encoding is ASCII
     ascii_locale = {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
 
@@ -354,6 +358,7 @@ def test_the_log_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["by_reason"] == {"café-rule": 1}
+    assert result.stdout == here
 
 
 def test_a_missing_file_exits_2_naming_it_and_the_system_error(
