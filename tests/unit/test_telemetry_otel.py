@@ -7,20 +7,29 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.settings import convert_tracing_impl
+from azure.core.settings import settings as azure_settings
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from offer_handlers.client import build_responder
 from offer_handlers.decision_log import parse_fields
-from offer_handlers.errors import RetryableServiceError
+from offer_handlers.errors import ConfigurationError, RetryableServiceError
 from offer_handlers.handler import DECISION_LOGGER, OfferHandler
-from offer_handlers.settings import Settings, load_settings
-from offer_handlers.telemetry_otel import OFFER_AGE_METRIC, OFFER_SPAN, OFFERS_METRIC
+from offer_handlers.settings import TELEMETRY, Settings, load_settings
+from offer_handlers.telemetry import AttributeValue
+from offer_handlers.telemetry_otel import OFFER_AGE_METRIC, OFFER_SPAN, OFFERS_METRIC, OpenTelemetryTelemetry
 from tests.fixtures import envelope, load_event, offered_at, single, with_data
 from tests.fixtures.http import ACCESS_KEY, Answer, FakeJobRouter
 from tests.fixtures.otel import OtelCapture, otel_capture
@@ -181,3 +190,115 @@ def test_classic_mode_makes_no_span_and_no_metric_point(otel: OtelCapture) -> No
 
     assert otel.spans() == ()
     assert otel.metric_points(OFFERS_METRIC) == []
+
+
+# --- the telemetry object itself ------------------------------------------------------------------
+
+ATTRIBUTES: dict[str, AttributeValue] = {
+    "decision": "accept",
+    "outcome": "accepted",
+    "reason": "default",
+    "offer_id": "o-1",
+    "offer_age_ms": 1500,
+}
+
+
+def metrics_by_name(reader: InMemoryMetricReader) -> dict[str, Metric]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return {m.name: m for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
+
+
+def test_given_providers_receive_the_span_and_the_metric_points_instead_of_the_global_ones(
+    otel: OtelCapture,
+) -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider(shutdown_on_exit=False)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    telemetry = OpenTelemetryTelemetry(tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    with telemetry.offer_span() as span:
+        telemetry.record(ATTRIBUTES, span)
+
+    (ours,) = exporter.get_finished_spans()
+    assert (ours.name, dict(ours.attributes or {})) == (OFFER_SPAN, ATTRIBUTES)
+    assert sorted(metrics_by_name(reader)) == [OFFER_AGE_METRIC, OFFERS_METRIC]
+    assert otel.spans() == ()
+    assert (otel.metric_points(OFFERS_METRIC), otel.metric_points(OFFER_AGE_METRIC)) == ([], [])
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+
+def test_the_offer_counter_and_the_age_histogram_declare_their_unit_description_and_buckets(
+    otel: OtelCapture,
+) -> None:
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    telemetry = OpenTelemetryTelemetry(meter_provider=meter_provider)
+
+    telemetry.record(ATTRIBUTES, None)
+
+    found = metrics_by_name(reader)
+    offers, age = found[OFFERS_METRIC], found[OFFER_AGE_METRIC]
+    assert (offers.unit, offers.description) == (
+        "{offer}",
+        "Offer-issued events handled, by decision and outcome",
+    )
+    assert (age.unit, age.description) == (
+        "ms",
+        "Time from the offer being issued (offeredOn) to the function answering it",
+    )
+    (point,) = age.data.data_points
+    assert tuple(point.explicit_bounds) == (  # type: ignore[union-attr]
+        50,
+        100,
+        250,
+        500,
+        1000,
+        2000,
+        3000,
+        4000,
+        5000,
+        7500,
+        10_000,
+        20_000,
+        60_000,
+    )
+    meter_provider.shutdown()
+
+
+def test_without_the_opentelemetry_packages_telemetry_is_a_configuration_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # what an import finds when it is not installed
+
+    with pytest.raises(ConfigurationError) as raised:
+        OpenTelemetryTelemetry()
+
+    assert raised.value.setting == TELEMETRY
+    assert str(raised.value) == (
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY is on but the OpenTelemetry packages are not installed "
+        "(azure-monitor-opentelemetry in requirements.txt)"
+    )
+
+
+def test_without_azure_cores_tracing_plugin_telemetry_is_a_configuration_error_naming_the_setting(
+    otel: OtelCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    azure_settings.tracing_implementation.unset_value()
+    monkeypatch.setitem(sys.modules, "azure.core.tracing.ext.opentelemetry_span", None)  # not installed
+    convert_tracing_impl.cache_clear()  # azure-core caches the plug-in it found for "opentelemetry"
+
+    try:
+        with pytest.raises(ConfigurationError) as raised:
+            OpenTelemetryTelemetry()
+    finally:
+        convert_tracing_impl.cache_clear()  # forget the missing plug-in: later tests have it
+
+    assert raised.value.setting == TELEMETRY
+    assert str(raised.value) == (
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY is on "
+        "but azure-core-tracing-opentelemetry is not installed"
+    )
