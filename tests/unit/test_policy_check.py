@@ -164,3 +164,164 @@ def test_python_dash_m_runs_the_check_without_importing_rich() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "9 passed, 0 failed"
+
+
+CHECK_HELP = """\
+usage: python -m offer_handlers check [-h] --policy POLICY CASES.json
+
+Decide each case of CASES.json with the policy and compare with the expected decision and reason. Exit 0: \
+all pass; 1: a case failed; 2: invalid policy or cases. Makes no network call.
+
+positional arguments:
+  CASES.json       the test cases (event files are relative to it)
+
+options:
+  -h, --help       show this help message and exit
+  --policy POLICY  the policy JSON file to check
+"""
+
+
+def test_check_help_describes_the_command_and_its_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: the text as written
+
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--help"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == CHECK_HELP
+
+
+def test_the_command_list_summarises_check_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    assert (
+        "\n    check     check that a policy decides its test cases as expected\n" in capsys.readouterr().out
+    )
+
+
+def test_the_output_is_a_table_of_the_cases_then_each_failure_in_detail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a pass, a failure decided by the first rule, and a failure decided by the default
+    events = EXAMPLES_DIR / "events"
+    cases = tmp_path / "cases.json"
+    cases.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "cases": [
+                    {
+                        "name": "bot-accepts",
+                        "event": str(events / "accept.eventgrid.json"),
+                        "expect": {"action": "accept", "reason": "bots-in-office-hours"},
+                    },
+                    {
+                        "name": "first-rule",
+                        "event": str(events / "decline-for-good.eventgrid.json"),
+                        "expect": {"action": "leave", "reason": "requires-human"},
+                    },
+                    {
+                        "name": "late",
+                        "event": str(events / "accept.eventgrid.json"),
+                        "now": "2024-03-05T19:00:00Z",
+                        "expect": {"action": "accept", "reason": "bots-in-office-hours"},
+                    },
+                ],
+            }
+        )
+    )
+    policy = EXAMPLES_DIR / "policy.json"
+
+    code, out, err = check(capsys, "--policy", policy, cases)
+
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        f"Policy {policy} · cases {cases}",
+        "",
+        "RESULT  CASE         EXPECTED                       ACTUAL",
+        "pass    bot-accepts  accept (bots-in-office-hours)  accept (bots-in-office-hours)",
+        "FAIL    first-rule   leave (requires-human)         decline for good (requires-human)",
+        "FAIL    late         accept (bots-in-office-hours)  decline, retry after 30 s (default)",
+        "",
+        "FAIL first-rule: evaluated at 2024-03-05T11:02:39.987654+00:00 (the offer's offered-at time)",
+        "  - expected: leave (requires-human)",
+        "  + actual:   decline for good (requires-human)",
+        "  rules, in order (the first whose conditions all hold wins):",
+        "    1. requires-human: MATCHED",
+        "",
+        "FAIL late: evaluated at 2024-03-05T19:00:00+00:00 (given)",
+        "  - expected: accept (bots-in-office-hours)",
+        "  + actual:   decline, retry after 30 s (default)",
+        "  rules, in order (the first whose conditions all hold wins):",
+        "    1. requires-human: skipped, not true: jobLabels 'requiresHuman' equal true",
+        "    2. vip-needs-senior: skipped, not true: jobLabels 'vip' equal true",
+        "    3. humans-answer-in-their-app: skipped, not true: workerLabels 'kind' equal \"human\"",
+        "    4. bots-in-office-hours: skipped, not true: local time in Europe/London on mon,tue,wed,thu,fri "
+        "between 08:00 and 18:00",
+        "    5. night-bot: skipped, not true: worker is one of bot-night-1",
+        "  no rule matched, so the policy's default decided",
+        "",
+        "1 passed, 2 failed",
+    ]
+    assert out.endswith("failed\n")
+
+
+def test_a_policy_without_rules_fails_a_case_with_the_default_and_no_rules_listed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": 1, "default": {"action": "leave"}}))
+    cases = tmp_path / "cases.json"
+    cases.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "cases": [
+                    {
+                        "name": "bot",
+                        "event": str(EXAMPLES_DIR / "events" / "accept.eventgrid.json"),
+                        "expect": {"action": "accept", "reason": "default"},
+                    }
+                ],
+            }
+        )
+    )
+
+    code, out, _ = check(capsys, "--policy", policy, cases)
+
+    assert code == 1
+    assert out.split("\n\n")[2:] == [
+        "FAIL bot: evaluated at 2024-03-05T10:15:02+00:00 (the offer's offered-at time)\n"
+        "  - expected: accept (default)\n"
+        "  + actual:   leave (default)\n"
+        "  no rule matched, so the policy's default decided",
+        "0 passed, 1 failed\n",
+    ]
+
+
+def test_an_invalid_policy_or_cases_file_is_one_line_naming_the_file_and_the_problem(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad_policy = tmp_path / "policy.json"
+    bad_policy.write_text('{"version": 1, "default": {"action": "maybe"}}')
+    no_cases = tmp_path / "cases.json"
+    no_cases.write_text('{"version": 1, "cases": []}')
+
+    assert check(capsys, "--policy", bad_policy, EXAMPLES_DIR / "policy.cases.json") == (
+        2,
+        "",
+        f"error: invalid policy {str(bad_policy)!r}: policy field 'default.action': "
+        'expected "accept", "decline" or "leave", got \'maybe\'\n',
+    )
+    assert check(capsys, "--policy", EXAMPLES_DIR / "policy.json", no_cases) == (
+        2,
+        "",
+        f"error: invalid cases {str(no_cases)!r}: cases field 'cases': expected a non-empty array of cases\n",
+    )
