@@ -347,13 +347,20 @@ def _hardening(figures: Mapping[str, Any]) -> list[str]:
 
 FINDINGS = """## Findings
 
-* **Load above the function's answer rate stalls every bot.** Offers live 60 s in the load test; Job Router
-  (and the emulator, faithfully) deregisters a worker whose offer expires, and nothing re-registers a bot.
-  The first open-loop 10,000-job run (all jobs submitted at once, 32 at a time) ended with 3,809 jobs
-  assigned, 6,191 queued and all 20 bots `draining`, unavailable for offers. The function did the right
-  thing for every late offer (no call past expiry), but the system stopped. The load test therefore runs
-  closed-loop (at most 400 unanswered jobs); a deployment needs enough function throughput
-  (instances, `PYTHON_THREADPOOL_THREAD_COUNT`) for its peak, or something that re-registers bots.
+* **Load above the function's answer rate stalls every bot, unless a fleet brings them back.** Job Router
+  (and the emulator, faithfully) deregisters a worker whose offer expires. Without a fleet nothing
+  registers a bot again: the open-loop run (section 4b, fleet off) ends with jobs queued and every bot
+  `draining`, although the function did the right thing for every late offer (no call past expiry).
+  With the bots declared in a fleet, the function registers each one again after its expiry (the
+  flapping guard backing off a bot that keeps missing) and every job ends assigned exactly once, with
+  the three records reconciling. The closed-loop load (section 4) keeps at most 400 jobs unanswered, so
+  it measures the function's accounting rather than this recovery; a deployment still needs enough
+  throughput (instances, `PYTHON_THREADPOOL_THREAD_COUNT`) for its peak, or its bots spend the
+  difference backing off.
+* **A delivery the saturated host answers late is redelivered.** The publisher waits 30 s for an answer,
+  as Event Grid does; under the open-loop burst some invocations ran longer, completed, and were then
+  delivered again. Each redelivery found its offer settled or expired (left or gone, never a second
+  accept): section 4b counts them as failed deliveries to the offer function.
 * **Events the worker's binding cannot convert never reach the function** (an array element that is not an
   object, an unparseable envelope `eventTime`): the invocation fails before `on_offer_issued` runs and Event
   Grid redelivers until the TTL. Event Grid itself never sends these; the host test counts them as
