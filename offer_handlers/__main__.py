@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy_check.add_parser(subparsers)
     report.add_parser(subparsers)
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A console whose encoding cannot show a name from a policy or a log (a C locale, an old Windows
+        # code page) gets it escaped rather than a UnicodeEncodeError halfway through the output.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         return int(args.command(args, sys.stdout))
     except explain.UsageError as err:

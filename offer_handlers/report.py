@@ -110,15 +110,19 @@ def _ranked(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _decision_lines(count: int) -> str:
+    return f"{count} decision line" if count == 1 else f"{count} decision lines"
+
+
 def _nearest_rank(ordered: Sequence[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def render(figures: LogFigures, source: str) -> str:
     """The figures as a plain-text report."""
-    out = [f"Decision log {source}: {figures.lines} decision lines"]
+    out = [f"Decision log {source}: {_decision_lines(figures.lines)}"]
     if figures.unreadable:
-        out.append(f"  {figures.unreadable} decision lines could not be read (cut or mangled)")
+        out.append(f"  {_decision_lines(figures.unreadable)} could not be read (cut or mangled)")
     out.append("  format versions: " + ", ".join(f"v{v} {n}" for v, n in figures.versions))
     for title, rows in (
         ("Offers by decision", figures.by_decision),

@@ -189,7 +189,7 @@ def write_log(path: Path, lines: list[str]) -> Path:
 
 FULL_REPORT = """\
 Decision log {log}: 11 decision lines
-  1 decision lines could not be read (cut or mangled)
+  1 decision line could not be read (cut or mangled)
   format versions: v1 1, v2 10
 
 Offers by decision
@@ -243,7 +243,7 @@ def test_the_text_report_shows_every_figure_in_its_section(
 
 
 V1_REPORT = """\
-Decision log {log}: 1 decision lines
+Decision log {log}: 1 decision line
   format versions: v1 1
 
 Offers by decision
@@ -419,3 +419,21 @@ def test_the_command_list_says_what_report_is_for(
         main(["--help"])
 
     assert "    report    the operations figures of a decision log file\n" in capsys.readouterr().out
+
+
+def test_a_console_that_cannot_show_a_reason_gets_it_escaped_not_a_crash(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "host.log", ["v=2 decision=accept reason=café-rule outcome=accepted"])
+    ascii_locale = {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed command
+        [sys.executable, "-m", "offer_handlers", "report", str(log)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **ascii_locale},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "caf\\xe9-rule" in result.stdout
