@@ -6,6 +6,7 @@ import pytest
 
 from offer_handlers.errors import (
     ConfigurationError,
+    InvalidCasesError,
     InvalidDeciderError,
     InvalidEventError,
     InvalidFleetError,
@@ -40,6 +41,22 @@ READS: list[tuple[str, OfferHandlerError, str]] = [
         "fleet worker 'bot-1' field 'capacity': bad",
     ),
     ("fleet-whole", InvalidFleetError("not valid JSON"), "fleet: not valid JSON"),
+    (
+        "cases",
+        InvalidCasesError("not a number", case="vip", field="offer.jobLabels.tier"),
+        "cases case 'vip' field 'offer.jobLabels.tier': not a number",
+    ),
+    (
+        "cases-case-only",
+        InvalidCasesError("two cases have this name", case="vip"),
+        "cases case 'vip': two cases have this name",
+    ),
+    (
+        "cases-field-only",
+        InvalidCasesError("expected a list", field="cases"),
+        "cases field 'cases': expected a list",
+    ),
+    ("cases-whole", InvalidCasesError("not valid JSON"), "cases: not valid JSON"),
     ("configuration", ConfigurationError("check X", setting="X", status_code=401), "check X"),
     ("decider", InvalidDeciderError("OFFER_DECIDER: nope"), "OFFER_DECIDER: nope"),
     ("retryable", RetryableServiceError("HTTP 503", status_code=503), "HTTP 503"),
@@ -56,11 +73,13 @@ def test_each_error_keeps_its_context_as_attributes() -> None:
     event = InvalidEventError("missing", field="data.offerId", event_id="e1")
     policy = InvalidPolicyError("bad", rule="r1", field="when")
     fleet = InvalidFleetError("bad", worker="bot-1", field="capacity")
+    cases = InvalidCasesError("bad", case="vip", field="expect")
     configuration = ConfigurationError("m", setting="X", status_code=403)
 
     assert (event.field, event.event_id, event.message) == ("data.offerId", "e1", "missing")
     assert (policy.rule, policy.field, policy.message) == ("r1", "when", "bad")
     assert (fleet.worker, fleet.field, fleet.message) == ("bot-1", "capacity", "bad")
+    assert (cases.case, cases.field, cases.message) == ("vip", "expect", "bad")
     assert (configuration.setting, configuration.status_code) == ("X", 403)
     assert (ConfigurationError("m").setting, ConfigurationError("m").status_code) == (None, None)
 
@@ -83,7 +102,14 @@ def test_a_worker_that_changed_is_a_retryable_412_naming_the_worker() -> None:
 
 @pytest.mark.parametrize(
     "error_type",
-    [InvalidEventError, InvalidPolicyError, InvalidFleetError, ConfigurationError, RetryableServiceError],
+    [
+        InvalidEventError,
+        InvalidPolicyError,
+        InvalidFleetError,
+        InvalidCasesError,
+        ConfigurationError,
+        RetryableServiceError,
+    ],
 )
 def test_every_error_is_an_offer_handler_error(error_type: type[Exception]) -> None:
     assert issubclass(error_type, OfferHandlerError)
