@@ -41,22 +41,6 @@ READS: list[tuple[str, OfferHandlerError, str]] = [
         "fleet worker 'bot-1' field 'capacity': bad",
     ),
     ("fleet-whole", InvalidFleetError("not valid JSON"), "fleet: not valid JSON"),
-    (
-        "cases",
-        InvalidCasesError("not a number", case="vip", field="offer.jobLabels.tier"),
-        "cases case 'vip' field 'offer.jobLabels.tier': not a number",
-    ),
-    (
-        "cases-case-only",
-        InvalidCasesError("two cases have this name", case="vip"),
-        "cases case 'vip': two cases have this name",
-    ),
-    (
-        "cases-field-only",
-        InvalidCasesError("expected a list", field="cases"),
-        "cases field 'cases': expected a list",
-    ),
-    ("cases-whole", InvalidCasesError("not valid JSON"), "cases: not valid JSON"),
     ("configuration", ConfigurationError("check X", setting="X", status_code=401), "check X"),
     ("decider", InvalidDeciderError("OFFER_DECIDER: nope"), "OFFER_DECIDER: nope"),
     ("retryable", RetryableServiceError("HTTP 503", status_code=503), "HTTP 503"),
@@ -67,6 +51,21 @@ READS: list[tuple[str, OfferHandlerError, str]] = [
 @pytest.mark.parametrize(("error", "text"), [c[1:] for c in READS], ids=[c[0] for c in READS])
 def test_each_error_reads_with_its_context(error: OfferHandlerError, text: str) -> None:
     assert str(error) == text
+
+
+@pytest.mark.parametrize(
+    ("context", "text"),
+    [
+        ({"case": "vip", "field": "expect.reason"}, "cases case 'vip' field 'expect.reason': bad"),
+        ({"case": "vip"}, "cases case 'vip': bad"),
+        ({"field": "cases"}, "cases field 'cases': bad"),
+        ({}, "cases: bad"),
+    ],
+    ids=["case-and-field", "case-only", "field-only", "whole"],
+)
+def test_a_cases_error_reads_with_the_case_and_field_it_names(context: dict[str, str], text: str) -> None:
+    # Built in the test, not at import, so that mutation testing maps this test to the constructor.
+    assert str(InvalidCasesError("bad", **context)) == text
 
 
 def test_each_error_keeps_its_context_as_attributes() -> None:
