@@ -651,3 +651,17 @@ def test_an_event_type_that_is_not_text_is_logged_as_json(
 
     assert result == Result(Outcome.IGNORED)
     assert (only_line(caplog)["reason"], only_line(caplog)["event_type"]) == ("not-an-offer-event", logged)
+
+
+@pytest.mark.parametrize(
+    ("error_text", "logged"),
+    [("x" * 8192, "x" * 8192), ("x" * 8197, "x" * 8192 + "...(+5 chars)")],
+    ids=["at-the-cap", "over-the-cap"],
+)
+def test_a_failed_offer_detail_keeps_8192_characters_of_the_error_and_counts_the_rest(
+    error_text: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(TypeError):
+        Harness({}, FakeResponder([TypeError(error_text)])).handle(EG)
+
+    assert detail(caplog).getMessage() == f"offer {ids_of(EG)} failed: {logged}"
