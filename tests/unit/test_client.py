@@ -229,6 +229,38 @@ def test_each_attempt_is_bounded_by_the_request_timeout_and_the_time_left() -> N
     assert [r.timeout for r in fake.requests] == [(4.0, 4.0), (1.5, 1.5)]
 
 
+def test_the_access_check_reads_the_probe_worker_and_takes_a_404_as_success() -> None:
+    fake = FakeJobRouter([Answer(404, body='{"error": {"code": "NotFound", "message": "no such worker"}}')])
+
+    build_responder(key_settings(), transport=fake.transport()).check_access(timeout=10)
+
+    (request,) = fake.requests
+    assert (request.method, request.url) == (
+        "GET",
+        "http://127.0.0.1:8181/routing/workers/offer-handler-health-probe-0000?api-version=2023-11-01",
+    )
+    assert request.headers["Authorization"] == expected_hmac(request, "http://127.0.0.1:8181")
+
+
+def test_the_access_check_raises_what_job_router_refused() -> None:
+    fake = FakeJobRouter([Answer(401)])
+
+    with pytest.raises(HttpResponseError) as caught:
+        build_responder(key_settings(), transport=fake.transport()).check_access(timeout=10)
+
+    assert caught.value.status_code == 401
+
+
+def test_the_access_check_is_bounded_by_the_request_timeout_and_its_budget() -> None:
+    fake = FakeJobRouter([Answer(404), Answer(404)])
+    responder = build_responder(key_settings(request_timeout=4.0), transport=fake.transport())
+
+    responder.check_access(timeout=30)
+    responder.check_access(timeout=1.5)
+
+    assert [r.timeout for r in fake.requests] == [(4.0, 4.0), (1.5, 1.5)]
+
+
 def test_5xx_is_retried_at_most_max_retries_times() -> None:
     fake = FakeJobRouter([Answer(503), Answer(503), Answer(503), Answer(503)])
     responder = build_responder(key_settings(max_retries=2), transport=fake.transport())

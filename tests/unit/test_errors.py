@@ -6,6 +6,7 @@ import pytest
 
 from offer_handlers.errors import (
     ConfigurationError,
+    InvalidCasesError,
     InvalidDeciderError,
     InvalidEventError,
     InvalidFleetError,
@@ -52,15 +53,32 @@ def test_each_error_reads_with_its_context(error: OfferHandlerError, text: str) 
     assert str(error) == text
 
 
+@pytest.mark.parametrize(
+    ("context", "text"),
+    [
+        ({"case": "vip", "field": "expect.reason"}, "cases case 'vip' field 'expect.reason': bad"),
+        ({"case": "vip"}, "cases case 'vip': bad"),
+        ({"field": "cases"}, "cases field 'cases': bad"),
+        ({}, "cases: bad"),
+    ],
+    ids=["case-and-field", "case-only", "field-only", "whole"],
+)
+def test_a_cases_error_reads_with_the_case_and_field_it_names(context: dict[str, str], text: str) -> None:
+    # Built in the test, not at import, so that mutation testing maps this test to the constructor.
+    assert str(InvalidCasesError("bad", **context)) == text
+
+
 def test_each_error_keeps_its_context_as_attributes() -> None:
     event = InvalidEventError("missing", field="data.offerId", event_id="e1")
     policy = InvalidPolicyError("bad", rule="r1", field="when")
     fleet = InvalidFleetError("bad", worker="bot-1", field="capacity")
+    cases = InvalidCasesError("bad", case="vip", field="expect")
     configuration = ConfigurationError("m", setting="X", status_code=403)
 
     assert (event.field, event.event_id, event.message) == ("data.offerId", "e1", "missing")
     assert (policy.rule, policy.field, policy.message) == ("r1", "when", "bad")
     assert (fleet.worker, fleet.field, fleet.message) == ("bot-1", "capacity", "bad")
+    assert (cases.case, cases.field, cases.message) == ("vip", "expect", "bad")
     assert (configuration.setting, configuration.status_code) == ("X", 403)
     assert (ConfigurationError("m").setting, ConfigurationError("m").status_code) == (None, None)
 
@@ -83,7 +101,14 @@ def test_a_worker_that_changed_is_a_retryable_412_naming_the_worker() -> None:
 
 @pytest.mark.parametrize(
     "error_type",
-    [InvalidEventError, InvalidPolicyError, InvalidFleetError, ConfigurationError, RetryableServiceError],
+    [
+        InvalidEventError,
+        InvalidPolicyError,
+        InvalidFleetError,
+        InvalidCasesError,
+        ConfigurationError,
+        RetryableServiceError,
+    ],
 )
 def test_every_error_is_an_offer_handler_error(error_type: type[Exception]) -> None:
     assert issubclass(error_type, OfferHandlerError)

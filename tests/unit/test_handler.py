@@ -610,3 +610,58 @@ def test_elapsed_ms_is_the_perf_counter_interval_in_milliseconds(
     Harness({}).handle(EG)
 
     assert only_line(caplog)["elapsed_ms"] == "500.0"
+
+
+def test_a_failed_call_logs_how_old_the_offer_was_and_the_time_it_had_left(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(RetryableServiceError):
+        Harness({}, FakeResponder([http_error(HttpResponseError, 503)])).handle(EG)
+
+    line = only_line(caplog)
+    assert (line["outcome"], line["offer_age_ms"], line["time_left_ms"]) == ("error", "1000", "59000")
+
+
+def test_a_failure_before_the_decision_puts_no_reason_on_the_log_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(ConfigurationError):
+        Harness({"OFFER_POLICY": "{"}).handle(EG)
+
+    (record,) = [r for r in caplog.records if r.name == DECISION_LOGGER]
+    assert (record.__dict__["decision"], "reason" in record.__dict__) == ("none", False)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "logged"),
+    [
+        (42, "42"),
+        (
+            ["Microsoft.Communication.RouterWorkerOfferIssued"],
+            '["Microsoft.Communication.RouterWorkerOfferIssued"]',
+        ),
+        (datetime(2024, 3, 5, 10, 16, 2), '"datetime.datetime(2024, 3, 5, 10, 16, 2)"'),
+    ],
+    ids=["number", "list", "not-json"],
+)
+def test_an_event_type_that_is_not_text_is_logged_as_json(
+    event_type: object, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = Harness().handler.handle(Envelope("eventgrid", "e1", event_type, "s", {}))
+
+    assert result == Result(Outcome.IGNORED)
+    assert (only_line(caplog)["reason"], only_line(caplog)["event_type"]) == ("not-an-offer-event", logged)
+
+
+@pytest.mark.parametrize(
+    ("error_text", "logged"),
+    [("x" * 8192, "x" * 8192), ("x" * 8197, "x" * 8192 + "...(+5 chars)")],
+    ids=["at-the-cap", "over-the-cap"],
+)
+def test_a_failed_offer_detail_keeps_8192_characters_of_the_error_and_counts_the_rest(
+    error_text: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(TypeError):
+        Harness({}, FakeResponder([TypeError(error_text)])).handle(EG)
+
+    assert detail(caplog).getMessage() == f"offer {ids_of(EG)} failed: {logged}"

@@ -198,8 +198,10 @@ def test_the_telemetry_switch_reads_the_values_the_worker_reads(value: str, on: 
 def test_an_unreadable_telemetry_switch_names_the_setting() -> None:
     with pytest.raises(
         ConfigurationError, match="PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY must be true or false"
-    ):
+    ) as caught:
         load_settings(ROOT, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "maybe"})
+
+    assert caught.value.setting == "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 
 @pytest.mark.parametrize(
