@@ -274,7 +274,7 @@ class Profiler:
                         str(path),
                     ],
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stderr=path.with_suffix(".err").open("wb"),  # why a profile came out empty
                 )
             )
 
