@@ -256,27 +256,28 @@ class Profiler:
             if pid is None or name.startswith("driver"):
                 continue
             path = self.out_dir / f"{self.label}-{name}.txt"
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        spy,
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--duration",
-                        f"{max(1, int(self.duration))}",
-                        "--rate",
-                        "250",
-                        "--format",
-                        "raw",
-                        "--nonblocking",
-                        "--output",
-                        str(path),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=path.with_suffix(".err").open("wb"),  # why a profile came out empty
+            with path.with_suffix(".err").open("wb") as errors:  # why a profile came out empty
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            spy,
+                            "record",
+                            "--pid",
+                            str(pid),
+                            "--duration",
+                            f"{max(1, int(self.duration))}",
+                            "--rate",
+                            "250",
+                            "--format",
+                            "raw",
+                            "--nonblocking",
+                            "--output",
+                            str(path),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=errors,
+                    )
                 )
-            )
 
     def stop(self) -> None:
         """CPU seconds used since ``start``, per process and for the whole machine."""
