@@ -94,7 +94,7 @@ reliability: $(STAMP) ## fuzzing, fault matrix, disorder, 10,000-job load, secre
 	RELIABILITY_RESULTS=$$results $(PY) -m pytest tests/reliability -m "slow or not slow" || status=$$?; \
 	$(PY) -m devstack.reliability_report $$results RELIABILITY.md; rm -rf $$results; exit $$status
 
-# Mutation testing: slow (about 45 minutes for the whole package on 2 cores), so never part of `make test`.
+# Mutation testing: slow (about 35 minutes for the whole package on 2 cores), so never part of `make test`.
 # Results are kept in mutants/ between runs; name mutants to (re)run only those, e.g. one module:
 #   make mutation MUTANTS='offer_handlers.execute.*'
 mutation: $(STAMP) ## mutmut over offer_handlers/ (tests/unit + tests/functional), then MUTATION.md (MUTANTS=...)

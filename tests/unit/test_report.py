@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -437,3 +438,17 @@ def test_a_console_that_cannot_show_a_reason_gets_it_escaped_not_a_crash(tmp_pat
 
     assert result.returncode == 0, result.stderr
     assert "caf\\xe9-rule" in result.stdout
+
+
+def test_the_cli_escapes_what_an_ascii_stdout_cannot_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = write_log(tmp_path / "host.log", ["v=2 decision=accept reason=café-rule outcome=accepted"])
+    raw = io.BytesIO()
+    console = io.TextIOWrapper(raw, encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", console)
+
+    assert main(["report", str(log)]) == 0
+
+    console.flush()
+    assert "caf\\xe9-rule" in raw.getvalue().decode("ascii")
