@@ -46,6 +46,15 @@ def _command(command: str) -> str:
     return f"Command: `{command}`"
 
 
+def _figure_table(figures: Mapping[str, Any], section: str, name: str) -> list[str]:
+    """One recorded figure as a key/value table with its command, or the line saying it is missing."""
+    found = _figure(figures, section, name)
+    if found is None:
+        return [MISSING, ""]
+    value, command = found
+    return [*_table(list(value.items())), "", _command(command), ""]
+
+
 def _bad_input(figures: Mapping[str, Any]) -> list[str]:
     out = ["## 1. Bad input", ""]
     for name, title in (
@@ -132,13 +141,7 @@ def _disorder(figures: Mapping[str, Any]) -> list[str]:
         "host_restart": "Functions host restarted mid-run (deliveries fail while it is down)",
     }
     for name, title in titles.items():
-        found = _figure(figures, "disorder", name)
-        out += [f"### {title}", ""]
-        if found is None:
-            out += [MISSING, ""]
-            continue
-        value, command = found
-        out += [*_table(list(value.items())), "", _command(command), ""]
+        out += [f"### {title}", "", *_figure_table(figures, "disorder", name)]
     return out
 
 
@@ -304,12 +307,11 @@ def _secrets(figures: Mapping[str, Any]) -> list[str]:
 
 
 def _restart(figures: Mapping[str, Any]) -> list[str]:
-    out = ["## 6. Emulator restart with `--state` mid-run", ""]
-    found = _figure(figures, "restart", "emulator")
-    if found is None:
-        return [*out, MISSING, ""]
-    value, command = found
-    return [*out, *_table(list(value.items())), "", _command(command), ""]
+    return [
+        "## 6. Emulator restart with `--state` mid-run",
+        "",
+        *_figure_table(figures, "restart", "emulator"),
+    ]
 
 
 _HARDENING = {
@@ -335,13 +337,7 @@ _HARDENING = {
 def _hardening(figures: Mapping[str, Any]) -> list[str]:
     out = ["## 7. Bad objects, failed writes and slow clients (the emulator)", ""]
     for name, (title, claim) in _HARDENING.items():
-        found = _figure(figures, "hardening", name)
-        out += [f"### {title}", "", claim, ""]
-        if found is None:
-            out += [MISSING, ""]
-            continue
-        value, command = found
-        out += [*_table(list(value.items())), "", _command(command), ""]
+        out += [f"### {title}", "", claim, "", *_figure_table(figures, "hardening", name)]
     return out
 
 
