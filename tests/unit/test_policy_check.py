@@ -12,6 +12,7 @@ import pytest
 
 from offer_handlers.__main__ import main
 from tests.fixtures import EXAMPLES_DIR, REPO_ROOT
+from tests.fixtures.cli import help_text
 
 EXAMPLE_POLICIES = sorted(EXAMPLES_DIR.glob("*policy.json"))
 
@@ -184,25 +185,14 @@ options:
 def test_check_help_describes_the_command_and_its_arguments(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: the text as written
-
-    with pytest.raises(SystemExit) as exited:
-        main(["check", "--help"])
-
-    assert exited.value.code == 0
-    assert capsys.readouterr().out == CHECK_HELP
+    assert help_text(["check", "--help"], capsys, monkeypatch) == CHECK_HELP
 
 
 def test_the_command_list_summarises_check_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-    with pytest.raises(SystemExit):
-        main(["--help"])
-
-    assert (
-        "\n    check     check that a policy decides its test cases as expected\n" in capsys.readouterr().out
+    assert "\n    check     check that a policy decides its test cases as expected\n" in help_text(
+        ["--help"], capsys, monkeypatch
     )
 
 

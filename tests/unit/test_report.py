@@ -14,6 +14,7 @@ import pytest
 from offer_handlers.__main__ import main
 from offer_handlers.report import figures_of
 from tests.fixtures import REPO_ROOT
+from tests.fixtures.cli import help_text
 
 HOST = "2030-01-01 12:00:00,000 INFO offer_handlers.decisions: "
 LOG = [
@@ -402,24 +403,15 @@ options:
 def test_help_describes_the_report_command_and_its_options(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "300")  # no wrapping: the text as written
-
-    with pytest.raises(SystemExit) as exited:
-        main(["report", "--help"])
-
-    assert exited.value.code == 0
-    assert capsys.readouterr().out == REPORT_HELP
+    assert help_text(["report", "--help"], capsys, monkeypatch) == REPORT_HELP
 
 
 def test_the_command_list_says_what_report_is_for(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "300")
-
-    with pytest.raises(SystemExit):
-        main(["--help"])
-
-    assert "    report    the operations figures of a decision log file\n" in capsys.readouterr().out
+    assert "    report    the operations figures of a decision log file\n" in help_text(
+        ["--help"], capsys, monkeypatch
+    )
 
 
 def test_a_console_that_cannot_show_a_reason_gets_it_escaped_not_a_crash(tmp_path: Path) -> None:
