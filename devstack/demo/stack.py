@@ -33,6 +33,7 @@ __all__ = [
     "FUNCTION_NAME",
     "LIFECYCLE_EVENT_TYPES",
     "LIFECYCLE_FUNCTION_NAME",
+    "OFFER_SUBSCRIPTION",
     "Stack",
     "StackError",
     "StackInfo",
@@ -45,6 +46,9 @@ __all__ = [
 
 FUNCTION_NAME: Final = "on_offer_issued"
 LIFECYCLE_FUNCTION_NAME: Final = "on_worker_lifecycle"
+#: The name of the emulator's subscription for the host's offer function (the publisher's statistics and
+#: log call it by this name, upper-cased as Event Grid writes subscription names).
+OFFER_SUBSCRIPTION: Final = "functions-host"
 #: What the deployed lifecycle subscription lets through (infra/app/events.bicep).
 LIFECYCLE_EVENT_TYPES: Final = ("RouterWorkerOfferExpired", "RouterWorkerDeregistered")
 APP_DIR: Final = Path(__file__).resolve().parent.parent.parent
@@ -153,7 +157,7 @@ def webhook_specs(
         else (f"{lifecycle_url}#types={','.join(LIFECYCLE_EVENT_TYPES)}&name=fleet-keeper",)
     )
     return (
-        f"{webhook_url}#types=RouterWorkerOfferIssued&name=functions-host",
+        f"{webhook_url}#types=RouterWorkerOfferIssued&name={OFFER_SUBSCRIPTION}",
         *lifecycle,
         f"{agent_webhook}#name=agent-app",
     )

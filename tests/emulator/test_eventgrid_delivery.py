@@ -627,6 +627,21 @@ async def test_publish_from_another_thread_is_refused() -> None:
 
 
 @run_async
+async def test_failed_attempts_are_counted_per_subscription() -> None:
+    async with EventGridReceiver(answers=[500, 503]) as flaky, EventGridReceiver() as healthy:
+        subs = (
+            Subscription(flaky.url, name="offers", **FAST),
+            Subscription(healthy.url, name="agents", **FAST),
+        )
+        async with publishing(*subs) as publisher:
+            publisher.publish(worker_event(1))
+            assert await publisher.drain(5)
+    stats = publisher.stats()
+    assert stats.failures_by_subscription == {"OFFERS": 2}
+    assert stats.as_dict()["failuresBySubscription"] == {"OFFERS": 2}
+
+
+@run_async
 async def test_stats_reconcile_every_delivery(tmp_path: Path) -> None:
     async with EventGridReceiver(answers=[500, 400]) as ok, EventGridReceiver(default=500) as broken:
         subs = (

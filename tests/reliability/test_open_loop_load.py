@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -50,7 +49,7 @@ from devstack.demo import demo_event as ev
 from devstack.demo.demo_event import DemoEvent
 from devstack.demo.process_stack import ProcessStack
 from devstack.demo.run import event_log_limit
-from devstack.demo.stack import StackInfo, StackOptions
+from devstack.demo.stack import OFFER_SUBSCRIPTION, StackInfo, StackOptions
 from devstack.demo.webhook import AgentWebhook
 from devstack.polling import wait_until_async
 from offer_handlers.decision_log import DecisionRecord
@@ -72,11 +71,6 @@ LABELS: Final = {"kind": "bot", "level": 3}
 # Failures that are redelivered by design (README.md, "Outcome contract for workers").
 TRANSIENT: Final = frozenset({"RetryableServiceError", "WorkerChangedError"})
 EXTRA_LINES_CHECK: Final = "extra decision lines not explained by duplicates or redeliveries"
-# The publisher's warning for a failed attempt (devstack/jobrouter/eventgrid/publisher.py) to the offer
-# function's subscription (devstack/demo/stack.py names it functions-host).
-FAILED_OFFER_DELIVERY: Final = re.compile(
-    r"\(Microsoft\.Communication\.RouterWorkerOfferIssued\) to FUNCTIONS-HOST: attempt \d+ failed"
-)
 INJECTED_503_CHECKS: Final = (
     "failed invocations not caused by an injected 503",
     "503 failures beyond the faults injected",
@@ -173,7 +167,7 @@ async def run_open_loop(jobs: int, log_dir: Path, scanner: SecretScanner, *, fle
     started = time.monotonic()
     try:
         info = await stack.start(agent_webhook=webhook.url)
-        result = await drive(stack, info, webhook, watch, jobs, fleet=fleet, log_dir=log_dir)
+        result = await drive(stack, info, webhook, watch, jobs, fleet=fleet)
         result["wall_seconds"] = round(time.monotonic() - started, 1)
         return result
     finally:
@@ -191,7 +185,6 @@ async def drive(
     jobs: int,
     *,
     fleet: bool,
-    log_dir: Path,
 ) -> dict[str, Any]:
     credential = AzureKeyCredential(info.access_key)
     admin_sdk = JobRouterAdministrationClient(info.endpoint, credential)
@@ -211,7 +204,7 @@ async def drive(
         await asyncio.gather(*(submit(j) for j in job_ids))  # open loop: nothing waits for the function
         submit_seconds = round(time.monotonic() - submit_started, 1)
         if fleet:
-            result = await recovered(stack, admin, webhook, watch, job_ids, log_dir=log_dir)
+            result = await recovered(stack, admin, webhook, watch, job_ids)
         else:
             result = await stalled(stack, admin, watch, job_ids)
         return result | {
@@ -257,8 +250,6 @@ async def recovered(
     webhook: AgentWebhook,
     watch: Watch,
     job_ids: list[str],
-    *,
-    log_dir: Path,
 ) -> dict[str, Any]:
     """Fleet on: wait until every job is assigned, then reconcile the three records."""
     jobs = len(job_ids)
@@ -302,7 +293,7 @@ async def recovered(
     # (the redelivery finds the offer settled or expired: left or gone, never a second accept). So the
     # extra lines are bounded by every failed attempt to the offer function, not only the failed
     # invocations the closed-loop check counts.
-    failed_attempts = failed_offer_deliveries(log_dir / "emulator.log")
+    failed_attempts = publisher["stats"]["failuresBySubscription"].get(OFFER_SUBSCRIPTION.upper(), 0)
     extra = EXTRA_LINES_CHECK
     unexplained[extra] = max(0, unexplained[extra] + snapshot.invocations_failed - failed_attempts)
     unexplained["failed offer invocations other than transient (RetryableServiceError)"] = sum(
@@ -328,16 +319,6 @@ async def recovered(
         "fleet_invocations": {"ok": snapshot.fleet_ok, "failed": snapshot.fleet_failed},
         "seconds_from_first_expiry_to_last_accept": _seconds(watch.first_expiry, watch.last_accept),
     }
-
-
-def failed_offer_deliveries(emulator_log: Path) -> int:
-    """Failed attempts to deliver an offer event to the host's offer function, from the publisher's log.
-
-    Each is retried (nothing is dead-lettered in these runs): a timeout while the host was saturated, a
-    failed invocation, or a connection the busy host did not accept in time.
-    """
-    text = emulator_log.read_text(encoding="utf-8", errors="replace")
-    return len(FAILED_OFFER_DELIVERY.findall(text))
 
 
 def accepts_that_timed_out(events: list[Mapping[str, Any]], lines: Sequence[DecisionRecord]) -> int:

@@ -9,7 +9,7 @@ pure functions here; the publisher only carries them out. Guide: docs/eventgrid-
 from __future__ import annotations
 
 import enum
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,12 +136,13 @@ class DeliveryStats:
     attempts: int
     successes: int
     failures: int
+    failures_by_subscription: dict[str, int]
     dead_lettered: int
     dropped: int
     abandoned: int
     pending: int
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for an admin endpoint)."""
         return {
             "published": self.published,
@@ -150,6 +151,7 @@ class DeliveryStats:
             "attempts": self.attempts,
             "successes": self.successes,
             "failures": self.failures,
+            "failuresBySubscription": dict(sorted(self.failures_by_subscription.items())),
             "deadLettered": self.dead_lettered,
             "dropped": self.dropped,
             "abandoned": self.abandoned,
@@ -231,6 +233,7 @@ class DeliveryLedger:
         self._duplicates = 0
         self._attempts = 0
         self._successes = 0
+        self._failures_by_subscription: Counter[str] = Counter()
 
     @property
     def pending(self) -> int:
@@ -259,6 +262,8 @@ class DeliveryLedger:
         delivery.record_attempt(result, now)
         self._attempts += 1
         self._successes += result.succeeded
+        if not result.succeeded:
+            self._failures_by_subscription[delivery.subscription] += 1
 
     def finish(self, delivery: Delivery, outcome: DeliveryOutcome) -> bool:
         """Give a pending delivery its final outcome; False (and no change) if it already had one."""
@@ -283,6 +288,7 @@ class DeliveryLedger:
             attempts=self._attempts,
             successes=self._successes,
             failures=self._attempts - self._successes,
+            failures_by_subscription=dict(self._failures_by_subscription),
             dead_lettered=self._outcomes[DeliveryOutcome.DEAD_LETTERED],
             dropped=self._outcomes[DeliveryOutcome.DROPPED],
             abandoned=self._outcomes[DeliveryOutcome.ABANDONED],
